@@ -1,0 +1,319 @@
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	_ "github.com/pion/mediadevices/pkg/driver/videotest" // a real driver that needs no device
+	"gocv.io/x/gocv"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if code == 0 {
+		if n := openMats(); n != 0 {
+			fmt.Fprintf(os.Stderr, "%d gocv Mats leaked by capture tests\n", n)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func TestLatestDropsFramesForSlowConsumer(t *testing.T) {
+	src := NewSynthetic(SyntheticOptions{Width: 64, Height: 48, Frames: 400, Noise: -1})
+	l := NewLatest(src)
+	defer l.Close()
+	ctx := context.Background()
+	var got []uint64
+	for {
+		f, err := l.Read(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("Read: %v", err)
+		}
+		got = append(got, f.Seq)
+		f.Release()
+		time.Sleep(2 * time.Millisecond) // a slow consumer; the producer must not wait for it
+	}
+	if len(got) == 0 {
+		t.Fatal("no frames delivered")
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i] <= got[i-1] {
+			t.Fatalf("sequence went backwards: %d after %d", got[i], got[i-1])
+		}
+	}
+	if got[len(got)-1] != 400 {
+		t.Errorf("last frame = %d; want the newest, 400", got[len(got)-1])
+	}
+	if d := l.Dropped(); d == 0 || int(d)+len(got) != 400 {
+		t.Errorf("Dropped() = %d with %d delivered; want >0 and a sum of 400", d, len(got))
+	}
+}
+
+func TestLatestCloseUnblocksRead(t *testing.T) {
+	src := NewSynthetic(SyntheticOptions{Width: 32, Height: 32, FPS: 1, Pace: true})
+	l := NewLatest(src)
+	f, err := l.Read(context.Background()) // frame 1 comes at once
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Release()
+	done := make(chan error, 1)
+	go func() { _, err := l.Read(context.Background()); done <- err }()
+	time.Sleep(20 * time.Millisecond)
+	l.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("Read after Close = %v; want ErrClosed", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("Read still blocked after Close")
+	}
+}
+
+func TestSyntheticTimestampsAndPulse(t *testing.T) {
+	const fps, bpm = 30.0, 72.0
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	src := NewSynthetic(SyntheticOptions{Width: 160, Height: 120, FPS: fps, PulseBPM: bpm, PulseAmplitude: 0.02, Noise: -1, Motion: -1, Start: start, Frames: 300})
+	defer src.Close()
+	var greens []float64
+	for i := 0; ; i++ {
+		f, err := src.Read(context.Background())
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := start.Add(time.Duration(float64(i) / fps * float64(time.Second)))
+		if !f.Time.Equal(want) || f.Seq != uint64(i+1) {
+			t.Fatalf("frame %d: Seq=%d Time=%v; want %d %v", i, f.Seq, f.Time, i+1, want)
+		}
+		// Mean green of the cheek area of the centred face.
+		var sum float64
+		for y := 60; y < 70; y++ {
+			for x := 70; x < 90; x++ {
+				sum += float64(f.Pix[(y*f.Width+x)*3+1])
+			}
+		}
+		greens = append(greens, sum/200)
+		f.Release()
+	}
+	if len(greens) != 300 {
+		t.Fatalf("got %d frames; want 300", len(greens))
+	}
+	var mean float64
+	for _, g := range greens {
+		mean += g / float64(len(greens))
+	}
+	for i := range greens {
+		greens[i] -= mean
+	}
+	// The strongest frequency in 0.7–4 Hz must be the pulse.
+	best, bestP := 0.0, 0.0
+	for hz := 0.7; hz <= 4; hz += 0.01 {
+		var re, im float64
+		for i, g := range greens {
+			a := 2 * math.Pi * hz * float64(i) / fps
+			re += g * math.Cos(a)
+			im += g * math.Sin(a)
+		}
+		if p := re*re + im*im; p > bestP {
+			best, bestP = hz, p
+		}
+	}
+	if math.Abs(best*60-bpm) > 4 {
+		t.Errorf("dominant skin frequency = %.1f bpm; want %.0f ± 4", best*60, bpm)
+	}
+}
+
+func TestFileSourceReadsWhatWasWritten(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "clip.avi")
+	writeClip(t, path, 45, 15)
+
+	f, err := OpenFile(path, FileOptions{Start: time.Unix(100, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if math.Abs(f.FPS()-15) > 0.01 {
+		t.Errorf("FPS() = %v; want 15", f.FPS())
+	}
+	n := 0
+	for {
+		fr, err := f.Read(context.Background())
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := time.Unix(100, 0).Add(time.Duration(n) * time.Second / 15)
+		if d := fr.Time.Sub(want); d < -time.Millisecond || d > time.Millisecond {
+			t.Errorf("frame %d time = %v; want %v", n, fr.Time, want)
+		}
+		if fr.Width != 160 || fr.Height != 120 || len(fr.Pix) != 160*120*3 {
+			t.Fatalf("frame %d is %dx%d (%d bytes); want 160x120", n, fr.Width, fr.Height, len(fr.Pix))
+		}
+		n++
+		fr.Release()
+	}
+	if n != 45 {
+		t.Errorf("read %d frames; want 45", n)
+	}
+}
+
+func TestFileSourceLoops(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "clip.avi")
+	writeClip(t, path, 10, 30)
+	f, err := OpenFile(path, FileOptions{Loop: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var last *Frame
+	for i := 0; i < 25; i++ {
+		fr, err := f.Read(context.Background())
+		if err != nil {
+			t.Fatalf("frame %d: %v; a looping file must not end", i, err)
+		}
+		if last != nil && !fr.Time.After(last.Time) {
+			t.Fatalf("frame %d time %v not after %v", i, fr.Time, last.Time)
+		}
+		last.Release()
+		last = fr
+	}
+	if last.Seq != 25 {
+		t.Errorf("Seq after 25 reads = %d", last.Seq)
+	}
+	last.Release()
+}
+
+func TestOpenFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage.avi")
+	os.WriteFile(garbage, []byte("this is not a video at all"), 0o600)
+	for _, tc := range []struct{ name, path string }{
+		{"missing", filepath.Join(dir, "nope.avi")},
+		{"directory", dir},
+		{"garbage", garbage},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := OpenFile(tc.path, FileOptions{})
+			if err == nil {
+				f.Close()
+				t.Fatalf("OpenFile(%q) = nil error; want one", tc.path)
+			}
+		})
+	}
+}
+
+func TestCameraWithTestDriver(t *testing.T) {
+	cams := ListCameras()
+	found := false
+	for _, c := range cams {
+		found = found || c.Label == "VideoTest"
+	}
+	if !found {
+		t.Fatalf("ListCameras() = %v; want the VideoTest driver", cams)
+	}
+	cam, err := OpenCamera(CameraOptions{Device: "VideoTest"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cam.Close()
+	w, h, _ := cam.Mode()
+	var prev time.Time
+	for i := 1; i <= 3; i++ {
+		fr, err := cam.Read(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fr.Seq != uint64(i) || fr.Width != w || fr.Height != h || !fr.Time.After(prev) {
+			t.Fatalf("frame %d: seq %d %dx%d at %v", i, fr.Seq, fr.Width, fr.Height, fr.Time)
+		}
+		// The first colour bar is grey (Y=176, neutral chroma).
+		if p := fr.Pix[:3]; absDiff(p[0], 176) > 2 || absDiff(p[1], 176) > 2 || absDiff(p[2], 176) > 2 {
+			t.Errorf("top-left pixel = %v; want grey 176", p)
+		}
+		prev = fr.Time
+		fr.Release()
+	}
+}
+
+func TestOpenCameraNoMatch(t *testing.T) {
+	_, err := OpenCamera(CameraOptions{Device: "no-such-camera-anywhere"})
+	if !errors.Is(err, ErrNoCamera) {
+		t.Fatalf("OpenCamera(no match) = %v; want ErrNoCamera", err)
+	}
+}
+
+func TestImageToBGRMatchesStdlib(t *testing.T) {
+	for _, ratio := range []image.YCbCrSubsampleRatio{image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio422, image.YCbCrSubsampleRatio444} {
+		img := image.NewYCbCr(image.Rect(0, 0, 8, 6), ratio)
+		for i := range img.Y {
+			img.Y[i] = uint8(i * 37)
+		}
+		for i := range img.Cb {
+			img.Cb[i], img.Cr[i] = uint8(i*53), uint8(255-i*29)
+		}
+		dst := make([]byte, 8*6*3)
+		ImageToBGR(dst, img)
+		for y := 0; y < 6; y++ {
+			for x := 0; x < 8; x++ {
+				c := img.YCbCrAt(x, y)
+				r, g, b := color.YCbCrToRGB(c.Y, c.Cb, c.Cr)
+				i := (y*8 + x) * 3
+				if absDiff(dst[i], b) > 1 || absDiff(dst[i+1], g) > 1 || absDiff(dst[i+2], r) > 1 {
+					t.Fatalf("ratio %v (%d,%d): BGR %v; want %d %d %d", ratio, x, y, dst[i:i+3], b, g, r)
+				}
+			}
+		}
+	}
+}
+
+func absDiff(a, b uint8) int {
+	if a > b {
+		return int(a - b)
+	}
+	return int(b - a)
+}
+
+// writeClip records n synthetic frames into an MJPEG AVI.
+func writeClip(t testing.TB, path string, n int, fps float64) {
+	t.Helper()
+	vw, err := gocv.VideoWriterFile(path, "MJPG", fps, 160, 120, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vw.Close()
+	src := NewSynthetic(SyntheticOptions{Width: 160, Height: 120, FPS: fps, Frames: n})
+	for {
+		f, err := src.Read(context.Background())
+		if err != nil {
+			break
+		}
+		m, err := gocv.NewMatFromBytes(f.Height, f.Width, gocv.MatTypeCV8UC3, f.Pix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := vw.Write(m); err != nil {
+			t.Fatal(err)
+		}
+		m.Close()
+		f.Release()
+	}
+}

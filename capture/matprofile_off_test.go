@@ -1,0 +1,5 @@
+//go:build !matprofile
+
+package capture
+
+func openMats() int { return 0 }
