@@ -14,7 +14,6 @@ import (
 	"time"
 
 	_ "github.com/pion/mediadevices/pkg/driver/videotest" // a real driver that needs no device
-	"gocv.io/x/gocv"
 )
 
 func TestMain(m *testing.M) {
@@ -295,25 +294,9 @@ func absDiff(a, b uint8) int {
 // writeClip records n synthetic frames into an MJPEG AVI.
 func writeClip(t testing.TB, path string, n int, fps float64) {
 	t.Helper()
-	vw, err := gocv.VideoWriterFile(path, "MJPG", fps, 160, 120, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer vw.Close()
 	src := NewSynthetic(SyntheticOptions{Width: 160, Height: 120, FPS: fps, Frames: n})
-	for {
-		f, err := src.Read(context.Background())
-		if err != nil {
-			break
-		}
-		m, err := gocv.NewMatFromBytes(f.Height, f.Width, gocv.MatTypeCV8UC3, f.Pix)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := vw.Write(m); err != nil {
-			t.Fatal(err)
-		}
-		m.Close()
-		f.Release()
+	got, err := Record(context.Background(), src, path, fps, 0)
+	if err != nil || got != n {
+		t.Fatalf("Record = %d, %v; want %d frames", got, err, n)
 	}
 }

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"kiosk/internal/safelog"
+)
+
+// config holds the settings every subcommand shares. Flags win over the
+// environment, which wins over the embedded defaults.
+type config struct {
+	dataDir   string
+	modelsDir string
+	sharedDir string
+	logFormat string
+	logLevel  string
+}
+
+// addCommonFlags registers the shared flags on fs, with defaults read from
+// the environment.
+func addCommonFlags(fs *flag.FlagSet, e *env) *config {
+	c := &config{}
+	fs.StringVar(&c.dataDir, "data-dir", firstNonEmpty(e.getenv("KIOSK_DATA_DIR"), e.getenv("STATE_DIRECTORY"), defaultDataDir(e)),
+		"data directory for sealed records and key blobs (env KIOSK_DATA_DIR)")
+	fs.StringVar(&c.modelsDir, "models-dir", firstNonEmpty(e.getenv("KIOSK_MODELS_DIR"), defaultModelsDir(e)),
+		"model cache directory (env KIOSK_MODELS_DIR)")
+	fs.StringVar(&c.sharedDir, "shared-dir", e.getenv("KIOSK_SHARED_DIR"),
+		"shared folder holding models/ and data/, used as a model source (env KIOSK_SHARED_DIR)")
+	fs.StringVar(&c.logFormat, "log-format", firstNonEmpty(e.getenv("KIOSK_LOG_FORMAT"), "text"), "log format: text or json")
+	fs.StringVar(&c.logLevel, "log-level", firstNonEmpty(e.getenv("KIOSK_LOG_LEVEL"), "info"), "log level: debug, info, warn, error")
+	return c
+}
+
+// logger builds the redacting logger; logs go to stderr so stdout stays
+// machine-readable.
+func (c *config) logger(w io.Writer) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return nil, fmt.Errorf("bad --log-level %q: want debug, info, warn or error", c.logLevel)
+	}
+	switch c.logFormat {
+	case "text", "json":
+	default:
+		return nil, fmt.Errorf("bad --log-format %q: want text or json", c.logFormat)
+	}
+	return safelog.New(w, safelog.Options{Level: lvl, JSON: c.logFormat == "json"}), nil
+}
+
+// sharedModelsDir is the shared models folder, if a shared dir is known.
+func (c *config) sharedModelsDir() string {
+	if c.sharedDir == "" {
+		return ""
+	}
+	return filepath.Join(c.sharedDir, "models")
+}
+
+func defaultDataDir(e *env) string {
+	if d := e.getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "kiosk")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "kiosk")
+	}
+	return "/var/lib/kiosk"
+}
+
+func defaultModelsDir(e *env) string {
+	if d := e.getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "kiosk", "models")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".cache", "kiosk", "models")
+	}
+	return "/var/cache/kiosk/models"
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// parseFlags parses args, printing usage errors; it reports whether to go on
+// and, if not, the exit code.
+func parseFlags(fs *flag.FlagSet, args []string) (ok bool, code int) {
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return false, exitOK
+		}
+		return false, exitBadInput
+	}
+	return true, exitOK
+}
