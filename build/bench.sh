@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs the per-frame benchmarks and a 30-second file run, and writes the
+# skeleton's bench report to docs/bench/skeleton.md. Numbers on shared
+# 2-core machines are noisy: compare ratios from one run, not absolute times
+# across runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=.cache/bench; mkdir -p "$out" docs/bench
+tags="${TAGS:-libsqlite3}"
+
+echo "bench: go benchmarks (count 6, one core)"
+go test -tags "$tags" -run '^$' -bench . -benchmem -count 6 -cpu 1 ./models ./capture ./checkin | tee "$out/frame.txt"
+go tool benchstat "$out/frame.txt" > "$out/frame.stat"
+
+echo "bench: 30-second file run"
+clip="$out/clip30.avi"
+./bin/kiosk gen-clip --out "$clip" --seconds 30 --fps 30 >/dev/null
+unpaced=$(./bin/kiosk run --headless --source "file:$clip" --pace=false 2>/dev/null)
+paced=$(./bin/kiosk run --headless --source "file:$clip" 2>/dev/null)
+
+{
+  echo "# Bench report: capture and detection (walking skeleton)"
+  echo
+  echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), OpenCV $(pkg-config --modversion opencv4)."
+  echo "Command: \`make bench\` (build/bench.sh). Medians over 6 runs on one core (\`-cpu 1\`), by benchstat."
+  echo
+  echo "## Per-frame path"
+  echo
+  echo "\`BenchmarkFramePath\`: YuNet at 320 px on a 640×480 frame plus drawing the box. \`BenchmarkDetect640\` is the same detector at full size, for the ratio."
+  echo
+  echo '```'
+  cat "$out/frame.stat"
+  echo '```'
+  echo
+  echo "## 30-second file run"
+  echo
+  echo "A generated 640×480, 30 fps, 900-frame MJPEG clip (\`kiosk gen-clip --seconds 30\`), through decode, detection and annotation, headless:"
+  echo
+  echo "- unpaced (\`--pace=false\`, as fast as it goes): $unpaced"
+  echo "- paced at the file's 30 fps, as a camera would deliver it: $paced"
+} > docs/bench/skeleton.md
+echo "bench: wrote docs/bench/skeleton.md"

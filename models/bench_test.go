@@ -1,0 +1,52 @@
+package models
+
+import (
+	"context"
+	"testing"
+
+	"kiosk/capture"
+)
+
+// benchFrame is a 640×480 generated camera frame with one face.
+func benchFrame(b *testing.B) Image {
+	src := capture.NewSynthetic(capture.SyntheticOptions{Seed: 7})
+	f, err := src.Read(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return Image{Width: f.Width, Height: f.Height, Pix: f.Pix}
+}
+
+// BenchmarkFramePath is the per-frame path of the preview: YuNet at 320 px
+// on a 640×480 frame, then the box drawn onto the frame.
+func BenchmarkFramePath(b *testing.B) {
+	d := newTestDetector(b)
+	img := benchFrame(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		faces, err := d.Detect(img)
+		if err != nil || len(faces) != 1 {
+			b.Fatalf("Detect = %d faces, %v", len(faces), err)
+		}
+		Annotate(img, faces)
+	}
+}
+
+// BenchmarkDetect640 runs YuNet at the full 640 px, for the ratio against
+// the 320 px default.
+func BenchmarkDetect640(b *testing.B) {
+	d, err := LoadDetector(modelDir(b), DetectorOptions{InputSize: 640})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	img := benchFrame(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := d.Detect(img); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
