@@ -11,11 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"time"
 
 	"kiosk/capture"
-	"kiosk/internal/safelog"
 	"kiosk/models"
 )
 
@@ -46,7 +44,7 @@ type PreviewFrame struct {
 }
 
 // PreviewOptions configures RunPreview. The zero value annotates frames,
-// measures fps over one second and logs nothing.
+// and measures fps over one second.
 type PreviewOptions struct {
 	// NoAnnotate leaves the pixels untouched (no boxes drawn).
 	NoAnnotate bool
@@ -54,7 +52,6 @@ type PreviewOptions struct {
 	Window time.Duration
 	// Now is the clock used for fps; default time.Now.
 	Now func() time.Time
-	Log *slog.Logger
 }
 
 // dropCounter is implemented by sources that skip frames (capture.Latest).
@@ -70,10 +67,6 @@ func RunPreview(ctx context.Context, src capture.Source, det Detector, o Preview
 	}
 	if o.Now == nil {
 		o.Now = time.Now
-	}
-	log := o.Log
-	if log == nil {
-		log = safelog.Discard()
 	}
 	var st PreviewStats
 	start := o.Now()

@@ -27,7 +27,7 @@ func previewFrame(t *testing.T, faces []models.Face) checkin.PreviewFrame {
 
 func TestPreviewGolden(t *testing.T) {
 	face := models.Face{X: 118, Y: 75, W: 85, H: 100, Score: 0.97,
-		Landmarks: [5]models.Point{{145, 115}, {178, 117}, {162, 133}, {146, 150}, {175, 152}}}
+		Landmarks: [5]models.Point{{X: 145, Y: 115}, {X: 178, Y: 117}, {X: 162, Y: 133}, {X: 146, Y: 150}, {X: 175, Y: 152}}}
 	for _, tc := range []struct {
 		name     string
 		faces    []models.Face

@@ -174,7 +174,7 @@ func runRun(ctx context.Context, e *env, args []string) int {
 
 func runHeadless(ctx context.Context, src capture.Source, det checkin.Detector, log *slog.Logger, every time.Duration) (checkin.PreviewStats, error) {
 	var next time.Time
-	return checkin.RunPreview(ctx, src, det, checkin.PreviewOptions{Log: log}, func(pf checkin.PreviewFrame) {
+	return checkin.RunPreview(ctx, src, det, checkin.PreviewOptions{}, func(pf checkin.PreviewFrame) {
 		pf.Frame.Release()
 		if now := time.Now(); now.After(next) {
 			next = now.Add(every)
@@ -202,7 +202,7 @@ func runWindow(ctx context.Context, src capture.Source, det checkin.Detector, lo
 	var next time.Time
 	go func() {
 		defer close(done)
-		st, err = checkin.RunPreview(loopCtx, src, det, checkin.PreviewOptions{Log: log}, func(pf checkin.PreviewFrame) {
+		st, err = checkin.RunPreview(loopCtx, src, det, checkin.PreviewOptions{}, func(pf checkin.PreviewFrame) {
 			if now := time.Now(); now.After(next) {
 				next = now.Add(5 * time.Second)
 				log.Info("preview", "fps", fmt.Sprintf("%.1f", pf.Stats.FPS), "faces", pf.Stats.Faces, "frame_count", pf.Stats.Frames, "dropped", pf.Stats.Dropped)
