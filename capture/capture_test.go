@@ -3,7 +3,6 @@ package capture
 import (
 	"context"
 	"errors"
-	"fmt"
 	"image"
 	"image/color"
 	"io"
@@ -14,18 +13,11 @@ import (
 	"time"
 
 	_ "github.com/pion/mediadevices/pkg/driver/videotest" // a real driver that needs no device
+
+	"kiosk/internal/mattest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 {
-		if n := openMats(); n != 0 {
-			fmt.Fprintf(os.Stderr, "%d gocv Mats leaked by capture tests\n", n)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { mattest.Main(m) }
 
 func TestLatestDropsFramesForSlowConsumer(t *testing.T) {
 	src := NewSynthetic(SyntheticOptions{Width: 64, Height: 48, Frames: 400, Noise: -1})

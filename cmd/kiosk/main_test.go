@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"testing"
 
+	"kiosk/internal/mattest"
 	"kiosk/models"
 )
 
@@ -20,7 +21,7 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	mattest.Main(m)
 }
 
 func repoRoot() string {

@@ -1,5 +1,0 @@
-//go:build !matprofile
-
-package capture
-
-func openMats() int { return 0 }
