@@ -2,6 +2,8 @@ package models
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"kiosk/capture"
@@ -48,5 +50,48 @@ func BenchmarkDetect640(b *testing.B) {
 		if _, err := d.Detect(img); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkAlignEmbed is align + embed of one detected face.
+func BenchmarkAlignEmbed(b *testing.B) {
+	m := newTestMatcher(b)
+	img := benchFrame(b)
+	faces, _ := m.Det.Detect(img)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := m.Emb.EmbedFace(img, faces[0]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPADScore is the passive anti-spoof score of one face.
+func BenchmarkPADScore(b *testing.B) {
+	m := newTestMatcher(b)
+	img := benchFrame(b)
+	faces, _ := m.Det.Detect(img)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := m.PAD.Score(img, faces[0]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSearch10k is a 1:N search over 10,000 enrolled templates.
+func BenchmarkSearch10k(b *testing.B) {
+	r := rand.New(rand.NewPCG(7, 8))
+	var g Gallery
+	for i := 0; i < 10000; i++ {
+		g.Add(fmt.Sprint(i), randomTemplate(r))
+	}
+	probe := randomTemplate(r)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		g.Search(probe, 5)
 	}
 }

@@ -217,6 +217,7 @@ func (d *Detector) Detect(img Image) ([]Face, error) {
 	}
 	faces := decode(d.priors, loc, conf, iou, float32(pw), float32(ph), d.o.ScoreThreshold)
 	faces = nms(faces, d.o.NMSThreshold, d.o.TopK)
+	faces = slices.DeleteFunc(faces, func(f Face) bool { return !plausible(in, f) })
 	inv := float32(1 / scale)
 	for i := range faces {
 		f := &faces[i]
@@ -227,6 +228,33 @@ func (d *Detector) Detect(img Image) ([]Face, error) {
 		}
 	}
 	return faces, nil
+}
+
+// minFaceContrast is the least grey-level spread (standard deviation, in
+// the detector's input) a real face box shows. YuNet answers a flat frame
+// (a covered lens, a black or white screen) with a frame-sized "face" of
+// score ~0.8; faces in the shared photos show 25 or more.
+const minFaceContrast = 6
+
+// plausible rejects detections a real face cannot produce: boxes mostly
+// outside the frame, and boxes with no texture.
+func plausible(in gocv.Mat, f Face) bool {
+	bounds := image.Rect(0, 0, in.Cols(), in.Rows())
+	r := f.Rect().Intersect(bounds)
+	if r.Dx() < 2 || r.Dy() < 2 || float32(r.Dx()*r.Dy()) < 0.5*f.W*f.H {
+		return false
+	}
+	roi := in.Region(r)
+	defer roi.Close()
+	mean, std := gocv.NewMat(), gocv.NewMat()
+	defer mean.Close()
+	defer std.Close()
+	gocv.MeanStdDev(roi, &mean, &std)
+	spread := 0.0
+	for i := 0; i < std.Rows(); i++ {
+		spread = max(spread, std.GetDoubleAt(i, 0))
+	}
+	return spread >= minFaceContrast
 }
 
 // DetectStill is Detect for photos rather than frames: when nothing is

@@ -76,3 +76,19 @@ func decodeFile(t testing.TB, path string) Image {
 	}
 	return img
 }
+
+func newTestMatcher(t testing.TB) *Matcher {
+	t.Helper()
+	dir := modelDir(t)
+	emb, err := LoadEmbedder(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emb.Close() })
+	pad, err := LoadPAD(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pad.Close() })
+	return NewMatcher(newTestDetector(t), emb, pad)
+}
