@@ -131,6 +131,29 @@ func TestSyntheticTimestampsAndPulse(t *testing.T) {
 	}
 }
 
+// With flicker, the background carries the same periodic signal as the
+// face: the clip a liveness check must reject.
+func TestSyntheticFlickerLightsTheBackground(t *testing.T) {
+	const fps, hz = 30.0, 1.5
+	src := NewSynthetic(SyntheticOptions{Width: 160, Height: 120, FPS: fps, FlickerHz: hz, FlickerAmplitude: 0.03, Noise: -1, Motion: -1, Frames: 150})
+	var bg []float64
+	for {
+		f, err := src.Read(context.Background())
+		if err != nil {
+			break
+		}
+		bg = append(bg, float64(f.Pix[(10*f.Width+5)*3+1]))
+		f.Release()
+	}
+	lo, hi := 255.0, 0.0
+	for _, v := range bg {
+		lo, hi = math.Min(lo, v), math.Max(hi, v)
+	}
+	if hi-lo < 5 {
+		t.Errorf("background swings %.0f grey levels under 3%% flicker; want ≥ 5", hi-lo)
+	}
+}
+
 func TestFileSourceReadsWhatWasWritten(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "clip.avi")
 	writeClip(t, path, 45, 15)

@@ -36,6 +36,13 @@ type SyntheticOptions struct {
 	// Noise is the standard deviation of additive sensor noise in grey
 	// levels; default 1.5. Negative means none.
 	Noise float64
+	// FlickerHz and FlickerAmplitude modulate the brightness of the whole
+	// frame, face and background alike, as mains lighting or a screen's
+	// refresh does: the look-alike a liveness check must reject.
+	FlickerHz, FlickerAmplitude float64
+	// Drift is the amplitude of a slow (20 s period) relative change of the
+	// whole scene's illumination, as clouds or an auto-exposure loop cause.
+	Drift float64
 	// Frames stops the source with io.EOF after this many frames; 0 = never.
 	Frames int
 	// Pace delivers frames in real time at FPS, like a camera.
@@ -239,9 +246,17 @@ func (s *Synthetic) Read(ctx context.Context) (*Frame, error) {
 			}
 		}
 	}
-	if s.o.Noise > 0 {
+	light := 1.0
+	if s.o.FlickerAmplitude > 0 && s.o.FlickerHz > 0 {
+		light += s.o.FlickerAmplitude * math.Sin(2*math.Pi*s.o.FlickerHz*t)
+	}
+	if s.o.Drift > 0 {
+		light += s.o.Drift * math.Sin(2*math.Pi*t/20)
+	}
+	if s.o.Noise > 0 || light != 1 {
+		noise := max(s.o.Noise, 0)
 		for i := range fr.Pix {
-			fr.Pix[i] = clamp8(float64(fr.Pix[i]) + s.rng.NormFloat64()*s.o.Noise)
+			fr.Pix[i] = clamp8(float64(fr.Pix[i])*light + s.rng.NormFloat64()*noise)
 		}
 	}
 	return fr, nil

@@ -32,6 +32,10 @@ type sourceFlags struct {
 	fps            float64
 	loop           bool
 	bpm, amplitude float64
+	flickerHz      float64
+	flickerAmp     float64
+	drift, noise   float64
+	motion         float64
 }
 
 func (s *sourceFlags) register(fs *flag.FlagSet) {
@@ -45,6 +49,11 @@ func (s *sourceFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&s.fps, "fps", 30, "capture frame rate")
 	fs.Float64Var(&s.bpm, "bpm", 0, "generated source: pulse rate carried by the skin (0 = none)")
 	fs.Float64Var(&s.amplitude, "pulse-amplitude", 0, "generated source: relative pulse amplitude (default 0.01)")
+	fs.Float64Var(&s.flickerHz, "flicker-hz", 0, "generated source: whole-scene brightness flicker frequency")
+	fs.Float64Var(&s.flickerAmp, "flicker-amplitude", 0, "generated source: relative flicker amplitude, e.g. 0.02")
+	fs.Float64Var(&s.drift, "drift", 0, "generated source: relative slow illumination drift, e.g. 0.05")
+	fs.Float64Var(&s.noise, "noise", 0, "generated source: sensor noise in grey levels (default 1.5; negative for none)")
+	fs.Float64Var(&s.motion, "motion", 0, "generated source: head drift amplitude in pixels (default 12; negative for none)")
 }
 
 // open returns the chosen source, a label for logs, and whether it is a
@@ -80,7 +89,8 @@ func (s *sourceFlags) open(log *slog.Logger) (capture.Source, string, bool, erro
 }
 
 func (s *sourceFlags) synthetic() (*capture.Synthetic, error) {
-	o := capture.SyntheticOptions{Width: s.width, Height: s.height, FPS: s.fps, Pace: s.pace, PulseBPM: s.bpm, PulseAmplitude: s.amplitude}
+	o := capture.SyntheticOptions{Width: s.width, Height: s.height, FPS: s.fps, Pace: s.pace, PulseBPM: s.bpm, PulseAmplitude: s.amplitude,
+		FlickerHz: s.flickerHz, FlickerAmplitude: s.flickerAmp, Drift: s.drift, Noise: s.noise, Motion: s.motion}
 	if s.face != "" {
 		data, err := os.ReadFile(s.face)
 		if err != nil {
