@@ -56,7 +56,7 @@ func scalePixels(img Image, k float64) Image {
 
 func TestQualityGatePrompts(t *testing.T) {
 	d := newTestDetector(t)
-	live := decodeFile(t, filepath.Join(dataDir(t, "spoof"), "image_T1.jpg"))        // 480×640 portrait, one face
+	live := decodeFile(t, filepath.Join(dataDir(t, "spoof"), "image_T1.jpg"))              // 480×640 portrait, one face
 	person := decodeFile(t, filepath.Join(dataDir(t, "faces/identities"), "amy/amy1.png")) // 150×150 crop
 	other := decodeFile(t, filepath.Join(dataDir(t, "faces/identities"), "raj/raj1.png"))
 	twoPeople := place(t, person, 640, 480, 60, 150, 1.3)
