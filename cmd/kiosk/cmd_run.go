@@ -143,7 +143,13 @@ func runRun(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "kiosk run: %v\n", err)
 		return exitFailure
 	}
-	src := capture.NewLatest(raw)
+	// Live sources (a camera, or a clip delivered in real time) go through
+	// Latest so a slow detector drops frames instead of stalling capture;
+	// an unpaced file is read at the loop's own speed and every frame counts.
+	src := raw
+	if !standIn || sf.pace {
+		src = capture.NewLatest(raw)
+	}
 	defer src.Close()
 
 	if *duration > 0 {
