@@ -1,0 +1,123 @@
+package liveness
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// Verdict is the outcome of the liveness check.
+type Verdict string
+
+const (
+	Live    Verdict = "live"
+	NotLive Verdict = "not_live"
+	Retry   Verdict = "retry" // not enough evidence yet: keep capturing, or ask the visitor again
+)
+
+// Thresholds holds every limit of the fusion, in one place.
+type Thresholds struct {
+	// MinCoherence is the least mean pairwise correlation of the patches'
+	// pulse signals. Set on the trace generator (liveness/synth_test.go,
+	// 5 s windows, 2 frame rates × 4 heart rates × 20 seeds, per-patch noise
+	// 0.07 grey levels): live ≥ 0.51, still photo ≤ 0.13, photo under tinted
+	// flicker ≤ 0.23.
+	MinCoherence float64
+	// MinAgreement is the least fraction of patches whose own estimate
+	// agrees with the fused one (live ≥ 0.8 on the same data).
+	MinAgreement float64
+	// MinPAD is the passive anti-spoof score below which the face is a
+	// presentation attack (printed and screen samples ≤ 0.02, live 0.88;
+	// see docs/matching.md).
+	MinPAD float64
+	// MinChallenge is the least correlation between the screen's colour
+	// sequence and the face's reflected chroma.
+	MinChallenge float64
+	// GiveUpAfter is how long to keep collecting before a missing pulse
+	// becomes "not live" rather than "retry".
+	GiveUpAfter time.Duration
+}
+
+// DefaultThresholds are the kiosk's settings; docs/liveness.md explains them.
+var DefaultThresholds = Thresholds{
+	MinCoherence: 0.35,
+	MinAgreement: 0.6,
+	MinPAD:       0.5,
+	MinChallenge: 0.5,
+	GiveUpAfter:  8 * time.Second,
+}
+
+// Signal is one input to the decision with its value and verdict.
+type Signal struct {
+	Name      string  `json:"name"`
+	Value     float64 `json:"value"`
+	Threshold float64 `json:"threshold"`
+	Pass      bool    `json:"pass"`
+	Used      bool    `json:"used"` // false when the signal was absent
+}
+
+// Decision is the explained outcome: every signal's value, and one reason.
+type Decision struct {
+	Verdict Verdict  `json:"verdict"`
+	Reason  string   `json:"reason"`
+	Signals []Signal `json:"signals"`
+	RPPG    Result   `json:"rppg"`
+}
+
+// Inputs are the signals to fuse. PAD is the passive anti-spoof score in
+// [0, 1], or NaN when no PAD model ran. Challenge is nil when no screen-light
+// challenge was shown.
+type Inputs struct {
+	RPPG      Result
+	PAD       float64
+	Challenge *ChallengeResult
+}
+
+// Decide fuses the signals. Order matters: an attack signal wins over a
+// missing one, so a photo is "not live" at once rather than "retry".
+func Decide(in Inputs, th Thresholds) Decision {
+	r := in.RPPG
+	d := Decision{RPPG: r}
+	padUsed := !math.IsNaN(in.PAD) && in.PAD >= 0
+	d.Signals = []Signal{
+		{Name: "pad", Value: in.PAD, Threshold: th.MinPAD, Pass: padUsed && in.PAD >= th.MinPAD, Used: padUsed},
+		{Name: "rppg_coherence", Value: r.Coherence, Threshold: th.MinCoherence, Pass: r.Enough && r.Coherence >= th.MinCoherence, Used: r.Enough},
+		{Name: "rppg_agreement", Value: r.Agreement, Threshold: th.MinAgreement, Pass: r.Enough && r.Agreement >= th.MinAgreement, Used: r.Enough},
+		{Name: "rppg_global", Value: r.ReferenceSNR, Threshold: GlobalSNR, Pass: r.Enough && !r.Global, Used: r.Enough},
+	}
+	if in.Challenge != nil {
+		d.Signals = append(d.Signals, Signal{Name: "challenge", Value: in.Challenge.Correlation, Threshold: th.MinChallenge,
+			Pass: in.Challenge.Correlation >= th.MinChallenge, Used: true})
+	}
+	set := func(v Verdict, reason string, args ...any) Decision {
+		d.Verdict, d.Reason = v, fmt.Sprintf(reason, args...)
+		return d
+	}
+	if padUsed && in.PAD < th.MinPAD {
+		return set(NotLive, "the face looks like a photo or a screen (anti-spoof score %.2f < %.2f)", in.PAD, th.MinPAD)
+	}
+	if in.Challenge != nil && in.Challenge.Correlation < th.MinChallenge {
+		return set(NotLive, "the face did not reflect the screen's colour sequence (correlation %.2f < %.2f)", in.Challenge.Correlation, th.MinChallenge)
+	}
+	if !r.Enough {
+		return set(Retry, "%s", r.Reason)
+	}
+	if r.Global {
+		return set(NotLive, "the colour change on the face also lights the background (%.1f dB at %.0f bpm): flicker or a screen, not a pulse", r.ReferenceSNR, r.BPM)
+	}
+	if r.Coherence < th.MinCoherence || r.Agreement < th.MinAgreement {
+		if r.Span < th.GiveUpAfter {
+			return set(Retry, "no clear pulse yet (coherence %.2f, agreement %.2f after %.1f s)", r.Coherence, r.Agreement, r.Span.Seconds())
+		}
+		return set(NotLive, "no pulse in the skin after %.1f s (coherence %.2f < %.2f or agreement %.2f < %.2f)",
+			r.Span.Seconds(), r.Coherence, th.MinCoherence, r.Agreement, th.MinAgreement)
+	}
+	how := "rPPG"
+	if padUsed {
+		how += " and anti-spoof"
+	}
+	if in.Challenge != nil {
+		how += " and the screen-light challenge"
+	}
+	return set(Live, "pulse of %.0f bpm found in %d skin patches; %s agree", r.BPM, len(r.Patches), how)
+}

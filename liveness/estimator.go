@@ -1,0 +1,360 @@
+// Package liveness reads the pulse from skin colour (remote
+// photoplethysmography) and fuses it with other signals into one explained
+// liveness decision. It is pure Go: frames never reach it, only the mean
+// colours of skin patches and of a background region, with timestamps.
+//
+// Start with NewEstimator: Add a Sample per frame, call Estimate for the
+// running heart-rate estimate, then Decide with the anti-spoof score.
+package liveness
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"time"
+)
+
+// RGB is a mean colour, 0–255 per channel.
+type RGB struct{ R, G, B float64 }
+
+func (c RGB) valid() bool {
+	for _, v := range []float64{c.R, c.G, c.B} {
+		if math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 || v > 1e6 {
+			return false
+		}
+	}
+	return true
+}
+
+// Sample is one frame's measurements.
+type Sample struct {
+	Time time.Time
+	// Patches holds the mean skin colour per named region; a missing or
+	// invalid entry (zero, NaN, Inf) means the region was not visible.
+	Patches map[string]RGB
+	// Reference is the mean colour of a non-skin region beside the face.
+	Reference RGB
+	// Motion is how far the face moved since the previous frame, in eye
+	// distances; negative means unknown.
+	Motion float64
+}
+
+// Options configures NewEstimator. The zero value suits a kiosk camera.
+type Options struct {
+	// Window is the longest span analysed; default 10 s.
+	Window time.Duration
+	// MinWindow is the least span that gives an estimate; default 4 s.
+	MinWindow time.Duration
+	// Rate is the uniform resampling rate in Hz; default 30.
+	Rate float64
+	// Method is POS (default) or CHROM.
+	Method Method
+	// MaxMotion is the mean per-frame face movement, in eye distances,
+	// above which a window is rejected; default 0.05.
+	MaxMotion float64
+}
+
+func (o *Options) defaults() {
+	if o.Window <= 0 {
+		o.Window = 10 * time.Second
+	}
+	if o.MinWindow <= 0 {
+		o.MinWindow = 4 * time.Second
+	}
+	if o.MinWindow > o.Window {
+		o.MinWindow = o.Window
+	}
+	if o.Rate <= 0 {
+		o.Rate = 30
+	}
+	if o.MaxMotion <= 0 {
+		o.MaxMotion = 0.05
+	}
+}
+
+// Band is the plausible heart-rate band, 42–240 bpm.
+const (
+	BandLo = 0.7
+	BandHi = 4.0
+)
+
+// snrWidth is the half-width of the SNR signal band around the peak: de
+// Haan's ±0.1 Hz, widened for short windows to the Hann main lobe's
+// half-width (about 1.2/T Hz for a T-second window), so a clean 5 s pulse
+// is not scored as noise.
+func snrWidth(span time.Duration) float64 { return math.Max(0.1, 1.2/span.Seconds()) }
+
+// maxSamples bounds memory whatever the caller feeds.
+const maxSamples = 4096
+
+// Estimator keeps the recent samples and estimates the heart rate from
+// them. It is not safe for concurrent use; one check-in owns one Estimator.
+type Estimator struct {
+	o       Options
+	samples []Sample
+}
+
+// NewEstimator returns an empty estimator.
+func NewEstimator(o Options) *Estimator {
+	o.defaults()
+	return &Estimator{o: o}
+}
+
+// Reset forgets every sample (a new visitor, or the face was lost).
+func (e *Estimator) Reset() { e.samples = e.samples[:0] }
+
+// Add records one frame. Samples must come in time order; an older or
+// zero-time sample is ignored. Samples older than the window are dropped.
+func (e *Estimator) Add(s Sample) {
+	if s.Time.IsZero() {
+		return
+	}
+	if n := len(e.samples); n > 0 && !s.Time.After(e.samples[n-1].Time) {
+		return
+	}
+	e.samples = append(e.samples, s)
+	cut := 0
+	last := s.Time
+	for cut < len(e.samples) && last.Sub(e.samples[cut].Time) > e.o.Window {
+		cut++
+	}
+	if len(e.samples)-cut > maxSamples {
+		cut = len(e.samples) - maxSamples
+	}
+	if cut > 0 {
+		e.samples = append(e.samples[:0], e.samples[cut:]...)
+	}
+}
+
+// PatchResult is one region's own estimate.
+type PatchResult struct {
+	Name string  `json:"name"`
+	BPM  float64 `json:"bpm"`
+	SNR  float64 `json:"snr_db"`
+}
+
+// Result is the estimate over the current window.
+type Result struct {
+	// Enough is false when the window is too short, too gappy or too
+	// shaky to judge; Reason says which.
+	Enough  bool          `json:"enough"`
+	Reason  string        `json:"reason,omitempty"`
+	Span    time.Duration `json:"span_ns"`
+	Frames  int           `json:"frames"`
+	BPM     float64       `json:"bpm"`
+	SNR     float64       `json:"snr_db"`
+	Patches []PatchResult `json:"patches"`
+	// Agreement is the fraction of usable patches whose own estimate is
+	// within 6 bpm of the fused one.
+	Agreement float64 `json:"agreement"`
+	// Coherence is the mean pairwise correlation of the patches' pulse
+	// signals: a heartbeat reaches every patch in phase, while sensor noise
+	// in separate patches is independent. Near 0 for a photo.
+	Coherence float64 `json:"coherence"`
+	// ReferenceSNR is the background's spectral SNR at the pulse frequency:
+	// high means the "pulse" lights the whole scene (flicker, a screen).
+	ReferenceSNR float64 `json:"reference_snr_db"`
+	Global       bool    `json:"global"`
+	Motion       float64 `json:"motion"`
+	Method       string  `json:"method"`
+}
+
+// Progress is how far the window is towards MinWindow, 0–1, for the UI.
+func (e *Estimator) Progress() float64 {
+	if len(e.samples) < 2 {
+		return 0
+	}
+	span := e.samples[len(e.samples)-1].Time.Sub(e.samples[0].Time)
+	return math.Min(1, float64(span)/float64(e.o.MinWindow))
+}
+
+// Estimate analyses the current window. It never panics on bad input: NaN,
+// Inf, constant or absurd values yield a result with Enough false.
+func (e *Estimator) Estimate() Result {
+	r := Result{Frames: len(e.samples), Method: e.o.Method.String(), SNR: math.Inf(-1), ReferenceSNR: math.Inf(-1)}
+	if len(e.samples) < 2 {
+		r.Reason = "not enough signal: too few frames"
+		return r
+	}
+	t0 := e.samples[0].Time
+	r.Span = e.samples[len(e.samples)-1].Time.Sub(t0)
+	if r.Span < e.o.MinWindow {
+		r.Reason = fmt.Sprintf("not enough signal: %.1f s of %.1f s", r.Span.Seconds(), e.o.MinWindow.Seconds())
+		return r
+	}
+	// Motion over the window.
+	var mot float64
+	nm := 0
+	for _, s := range e.samples[1:] {
+		if s.Motion >= 0 && !math.IsNaN(s.Motion) && !math.IsInf(s.Motion, 0) {
+			mot += s.Motion
+			nm++
+		}
+	}
+	if nm > 0 {
+		r.Motion = mot / float64(nm)
+	}
+	if r.Motion > e.o.MaxMotion {
+		r.Reason = fmt.Sprintf("too much movement: %.3f eye distances per frame", r.Motion)
+		return r
+	}
+	fs := e.o.Rate
+	n := int(r.Span.Seconds()*fs) + 1
+	names := e.patchNames()
+	type traced struct {
+		name  string
+		pulse []float64
+		spec  spectrum
+	}
+	var usable []traced
+	for _, name := range names {
+		r_, g_, b_, ok := e.trace(func(s Sample) (RGB, bool) { c, ok := s.Patches[name]; return c, ok && c.valid() }, t0, fs, n)
+		if !ok {
+			continue
+		}
+		p := e.pulse(r_, g_, b_, fs)
+		usable = append(usable, traced{name, p, welch(p, fs, int(8*fs), 2048)})
+	}
+	if len(usable) == 0 {
+		r.Reason = "not enough signal: no skin patch was visible for most of the window"
+		return r
+	}
+	// Each patch's own estimate, for agreement and the explanation.
+	width := snrWidth(r.Span)
+	weights := make([]float64, len(usable))
+	for i := range usable {
+		u := &usable[i]
+		hz, ok := u.spec.harmonicPeak(BandLo, BandHi)
+		snr := math.Inf(-1)
+		if ok {
+			snr = u.spec.snr(hz, width, BandLo, BandHi)
+		}
+		r.Patches = append(r.Patches, PatchResult{Name: u.name, BPM: hz * 60, SNR: snr})
+		weights[i] = math.Pow(10, math.Max(snr, -20)/10)
+	}
+	// Fuse coherently: the pulse reaches every patch within a few tens of
+	// milliseconds, so an SNR-weighted sum of unit-variance pulse signals
+	// adds the pulse and averages the noise away. (Summing spectra instead
+	// only averages noise power, which leaves short windows biased.)
+	fusedPulse := make([]float64, n)
+	ref := usable[argmax(weights)].pulse
+	for i, u := range usable {
+		_, sd := meanStd(u.pulse)
+		if sd == 0 {
+			continue
+		}
+		sign := 1.0
+		if correlation(u.pulse, ref) < 0 {
+			sign = -1
+		}
+		for k, v := range u.pulse {
+			fusedPulse[k] += sign * weights[i] * v / sd
+		}
+	}
+	fused := welch(fusedPulse, fs, int(8*fs), 2048)
+	hz, ok := fused.harmonicPeak(BandLo, BandHi)
+	if !ok {
+		r.Reason = "not enough signal: the skin traces are flat"
+		return r
+	}
+	r.BPM = hz * 60
+	r.SNR = fused.snr(hz, width, BandLo, BandHi)
+	var corr float64
+	pairs := 0
+	for i := range usable {
+		for j := i + 1; j < len(usable); j++ {
+			corr += correlation(usable[i].pulse, usable[j].pulse)
+			pairs++
+		}
+	}
+	if pairs > 0 {
+		r.Coherence = corr / float64(pairs)
+	}
+	agree := 0
+	for _, p := range r.Patches {
+		if math.Abs(p.BPM-r.BPM) <= 6 {
+			agree++
+		}
+	}
+	r.Agreement = float64(agree) / float64(len(r.Patches))
+
+	// The background: does it carry the same periodicity as the skin?
+	rr, rg, rb, ok := e.trace(func(s Sample) (RGB, bool) { return s.Reference, s.Reference.valid() }, t0, fs, n)
+	if ok {
+		// Both a chromatic projection and plain brightness, so white and
+		// coloured flicker both show.
+		ref := welch(e.pulse(rr, rg, rb, fs), fs, int(8*fs), 2048).normalised(BandLo, BandHi)
+		lum := make([]float64, n)
+		for i := range lum {
+			lum[i] = (rr[i] + rg[i] + rb[i]) / 3
+		}
+		lumSpec := welch(bandpass(detrend(lum, fs, 0.5), fs, BandLo, BandHi), fs, int(8*fs), 2048)
+		r.ReferenceSNR = math.Max(ref.snr(hz, width, BandLo, BandHi), lumSpec.snr(hz, width, BandLo, BandHi))
+		if rh, ok := lumSpec.peak(BandLo, BandHi); ok && math.Abs(rh-hz) <= width && r.ReferenceSNR >= GlobalSNR {
+			r.Global = true
+		}
+		if rh, ok := ref.peak(BandLo, BandHi); ok && math.Abs(rh-hz) <= width && r.ReferenceSNR >= GlobalSNR {
+			r.Global = true
+		}
+	}
+	r.Enough = true
+	return r
+}
+
+// GlobalSNR is the background SNR at the pulse frequency (dB) from which
+// the signal counts as lighting the whole scene rather than the skin.
+const GlobalSNR = 6.0
+
+func argmax(x []float64) int {
+	best := 0
+	for i, v := range x {
+		if v > x[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+func (e *Estimator) patchNames() []string {
+	seen := map[string]bool{}
+	var names []string
+	for _, s := range e.samples {
+		for n := range s.Patches {
+			if !seen[n] {
+				seen[n] = true
+				names = append(names, n)
+			}
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// trace resamples one region's colour onto the uniform grid. It fails
+// when fewer than 80 % of the frames had the region.
+func (e *Estimator) trace(get func(Sample) (RGB, bool), t0 time.Time, fs float64, n int) (r, g, b []float64, ok bool) {
+	var ts, rs, gs, bs []float64
+	for _, s := range e.samples {
+		c, ok := get(s)
+		if !ok {
+			continue
+		}
+		ts = append(ts, s.Time.Sub(t0).Seconds())
+		rs, gs, bs = append(rs, c.R), append(gs, c.G), append(bs, c.B)
+	}
+	if len(ts) < 2 || float64(len(ts)) < 0.8*float64(len(e.samples)) {
+		return nil, nil, nil, false
+	}
+	return resampleLinear(ts, rs, 0, 1/fs, n), resampleLinear(ts, gs, 0, 1/fs, n), resampleLinear(ts, bs, 0, 1/fs, n), true
+}
+
+// pulse projects, detrends and band-passes one region's traces.
+func (e *Estimator) pulse(r, g, b []float64, fs float64) []float64 {
+	var p []float64
+	if e.o.Method == CHROM {
+		p = chrom(r, g, b, fs, BandLo, BandHi)
+	} else {
+		p = pos(r, g, b, fs)
+	}
+	return bandpass(detrend(p, fs, 0.5), fs, BandLo, BandHi)
+}

@@ -1,0 +1,282 @@
+package liveness
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestHeartRateWithinTwoBPMInFiveSeconds is the accuracy acceptance at
+// trace level: noise, head motion, illumination drift and heart-rate
+// variability, 5 s of data, error against the clip's true mean rate.
+func TestHeartRateWithinTwoBPMInFiveSeconds(t *testing.T) {
+	for _, fps := range []float64{30, 15} {
+		for _, bpm := range []float64{50, 72, 100, 140} {
+			t.Run(fmt.Sprintf("%.0ffps_%.0fbpm", fps, bpm), func(t *testing.T) {
+				for seed := uint64(1); seed <= 10; seed++ {
+					s := synth{BPM: bpm, FPS: fps, Seconds: 5, Motion: 1, Seed: seed}
+					r := run(Options{}, s.samples())
+					if !r.Enough {
+						t.Fatalf("seed %d: not enough signal: %s", seed, r.Reason)
+					}
+					if err := r.BPM - s.truth(); math.Abs(err) > 2 {
+						t.Errorf("seed %d: estimate %.1f bpm, truth %.1f: error %+.1f; want |error| ≤ 2", seed, r.BPM, s.truth(), err)
+					}
+					d := Decide(Inputs{RPPG: r, PAD: math.NaN()}, DefaultThresholds)
+					if d.Verdict != Live {
+						t.Errorf("seed %d: verdict %s (%s); want live", seed, d.Verdict, d.Reason)
+					}
+				}
+			})
+		}
+	}
+}
+
+// Darker skin reflects less light and shows a weaker pulse; the estimate
+// must hold across tones, not only on average.
+func TestHeartRateAcrossSkinTones(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		tone RGB
+		amp  float64
+	}{
+		{"light", RGB{R: 225, G: 180, B: 155}, 0.006},
+		{"medium", RGB{R: 190, G: 135, B: 110}, 0.005},
+		{"dark", RGB{R: 105, G: 70, B: 55}, 0.004},
+		{"very dark", RGB{R: 70, G: 45, B: 35}, 0.004},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for seed := uint64(1); seed <= 5; seed++ {
+				s := synth{BPM: 75, FPS: 30, Seconds: 5, Motion: 1, Tone: tc.tone, Amplitude: tc.amp, Seed: seed}
+				r := run(Options{}, s.samples())
+				if err := r.BPM - s.truth(); math.Abs(err) > 2 || !r.Enough {
+					t.Errorf("seed %d: %.1f bpm vs truth %.1f (coherence %.2f)", seed, r.BPM, s.truth(), r.Coherence)
+				}
+			}
+		})
+	}
+}
+
+// TestJitterAndDropsBarelyMoveTheEstimate: ±20 % timestamp jitter and 10 %
+// dropped frames move the estimate by at most 2 bpm.
+func TestJitterAndDropsBarelyMoveTheEstimate(t *testing.T) {
+	for _, fps := range []float64{30, 15} {
+		for _, bpm := range []float64{50, 72, 100, 140} {
+			for seed := uint64(1); seed <= 5; seed++ {
+				s := synth{BPM: bpm, FPS: fps, Seconds: 5, Motion: 1, Seed: seed}
+				clean := run(Options{}, s.samples())
+				s.Jitter, s.Drop = 0.2, 0.1
+				rough := run(Options{}, s.samples())
+				if d := math.Abs(rough.BPM - clean.BPM); d > 2 || !rough.Enough {
+					t.Errorf("%.0f fps %.0f bpm seed %d: jitter and drops moved %.1f → %.1f bpm", fps, bpm, seed, clean.BPM, rough.BPM)
+				}
+			}
+		}
+	}
+}
+
+func TestStillPhotoIsRejected(t *testing.T) {
+	for seed := uint64(1); seed <= 10; seed++ {
+		s := synth{BPM: 0, FPS: 30, Seconds: 9, Motion: 1, Seed: seed}
+		r := run(Options{}, s.samples())
+		d := Decide(Inputs{RPPG: r, PAD: math.NaN()}, DefaultThresholds)
+		if d.Verdict != NotLive || !strings.Contains(d.Reason, "no pulse") {
+			t.Errorf("photo seed %d: %s (%s), coherence %.2f; want not live for no pulse", seed, d.Verdict, d.Reason, r.Coherence)
+		}
+		// Before GiveUpAfter a missing pulse only asks for more time.
+		early := run(Options{}, synth{BPM: 0, FPS: 30, Seconds: 5, Seed: seed}.samples())
+		if d := Decide(Inputs{RPPG: early, PAD: math.NaN()}, DefaultThresholds); d.Verdict != Retry {
+			t.Errorf("photo seed %d after 5 s: %s; want retry", seed, d.Verdict)
+		}
+	}
+}
+
+func TestGlobalFlickerIsRejected(t *testing.T) {
+	for seed := uint64(1); seed <= 10; seed++ {
+		hz := 0.9 + 0.1*float64(seed) // heart-like rates, 60–114 per minute
+		s := synth{BPM: 0, FPS: 30, Seconds: 9, FlickerHz: hz, FlickerA: 0.01, Seed: seed}
+		for _, m := range []Method{POS, CHROM} {
+			r := run(Options{Method: m}, s.samples())
+			d := Decide(Inputs{RPPG: r, PAD: math.NaN()}, DefaultThresholds)
+			if d.Verdict != NotLive {
+				t.Errorf("%v flicker %.1f Hz seed %d: %s (%s); want not live", m, hz, seed, d.Verdict, d.Reason)
+			}
+		}
+	}
+}
+
+// A live face under flickering light at another frequency stays live.
+func TestLiveUnderFlickerStaysLive(t *testing.T) {
+	s := synth{BPM: 72, FPS: 30, Seconds: 8, FlickerHz: 1.9, FlickerA: 0.01, Seed: 4}
+	r := run(Options{}, s.samples())
+	if d := Decide(Inputs{RPPG: r, PAD: 0.9}, DefaultThresholds); d.Verdict != Live || math.Abs(r.BPM-s.truth()) > 2 {
+		t.Errorf("live under 1.9 Hz flicker: %s (%s) at %.1f bpm", d.Verdict, d.Reason, r.BPM)
+	}
+}
+
+func TestMotionAsksToHoldStill(t *testing.T) {
+	ss := synth{BPM: 72, FPS: 30, Seconds: 6, Seed: 1}.samples()
+	for i := range ss {
+		ss[i].Motion = 0.2
+	}
+	r := run(Options{}, ss)
+	if r.Enough || !strings.Contains(r.Reason, "movement") {
+		t.Fatalf("shaky window: enough=%v reason %q; want rejected for movement", r.Enough, r.Reason)
+	}
+	if d := Decide(Inputs{RPPG: r, PAD: math.NaN()}, DefaultThresholds); d.Verdict != Retry {
+		t.Errorf("shaky window verdict %s; want retry", d.Verdict)
+	}
+}
+
+func TestDecisionOrderAndExplanation(t *testing.T) {
+	live := run(Options{}, synth{BPM: 80, FPS: 30, Seconds: 6, Seed: 2}.samples())
+	for _, tc := range []struct {
+		name string
+		in   Inputs
+		want Verdict
+		says string
+	}{
+		{"all agree", Inputs{RPPG: live, PAD: 0.95}, Live, "pulse of"},
+		{"spoof score wins over a pulse", Inputs{RPPG: live, PAD: 0.01}, NotLive, "photo or a screen"},
+		{"failed challenge", Inputs{RPPG: live, PAD: 0.95, Challenge: &ChallengeResult{Correlation: 0.05}}, NotLive, "colour sequence"},
+		{"passed challenge", Inputs{RPPG: live, PAD: 0.95, Challenge: &ChallengeResult{Correlation: 0.9}}, Live, "screen-light"},
+		{"too short", Inputs{RPPG: run(Options{}, synth{BPM: 80, FPS: 30, Seconds: 2, Seed: 2}.samples()), PAD: 0.95}, Retry, "not enough signal"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := Decide(tc.in, DefaultThresholds)
+			if d.Verdict != tc.want || !strings.Contains(d.Reason, tc.says) {
+				t.Errorf("Decide = %s (%q); want %s saying %q", d.Verdict, d.Reason, tc.want, tc.says)
+			}
+			if len(d.Signals) < 4 {
+				t.Errorf("decision lists %d signals; want every one", len(d.Signals))
+			}
+		})
+	}
+}
+
+func TestChallengeFollowedOnlyByALiveFace(t *testing.T) {
+	start := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+	shown := NewChallenge([32]byte{1}, start, 12, 250*time.Millisecond)
+	replayed := NewChallenge([32]byte{2}, start, 12, 250*time.Millisecond) // what a recording reflected
+	for _, tc := range []struct {
+		name    string
+		reflect Challenge
+		pass    bool
+	}{{"live face", shown, true}, {"replayed video", replayed, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ss := synth{BPM: 70, FPS: 30, Seconds: 3, Seed: 5}.samples()
+			for i := range ss {
+				// 60 ms of camera latency, and 4 % of the screen's light reflected.
+				col, ok := tc.reflect.ColourAt(ss[i].Time.Add(-60 * time.Millisecond))
+				if !ok {
+					continue
+				}
+				for k, c := range ss[i].Patches {
+					ss[i].Patches[k] = RGB{R: c.R + 0.04*col.R, G: c.G + 0.04*col.G, B: c.B + 0.04*col.B}
+				}
+			}
+			res := shown.Check(ss)
+			if got := res.Correlation >= DefaultThresholds.MinChallenge; got != tc.pass {
+				t.Errorf("%s: correlation %.2f at lag %v; want pass=%v", tc.name, res.Correlation, res.Lag, tc.pass)
+			}
+		})
+	}
+}
+
+func TestBadInputNeverPanicsAndSaysSo(t *testing.T) {
+	start := time.Unix(1000, 0)
+	for _, tc := range []struct {
+		name string
+		c    RGB
+	}{
+		{"NaN", RGB{R: math.NaN(), G: 1, B: 1}},
+		{"Inf", RGB{R: math.Inf(1), G: 1, B: 1}},
+		{"zero", RGB{}},
+		{"constant", RGB{R: 100, G: 100, B: 100}},
+		{"huge", RGB{R: 1e300, G: 1e300, B: 1e300}},
+		{"negative", RGB{R: -5, G: -5, B: -5}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := NewEstimator(Options{})
+			for i := 0; i < 300; i++ {
+				e.Add(Sample{Time: start.Add(time.Duration(i) * 33 * time.Millisecond), Patches: map[string]RGB{"forehead": tc.c, "left_cheek": tc.c}, Reference: tc.c})
+			}
+			r := e.Estimate()
+			d := Decide(Inputs{RPPG: r, PAD: math.NaN()}, DefaultThresholds)
+			if d.Verdict == Live {
+				t.Errorf("%s traces judged live: %+v", tc.name, r)
+			}
+			if math.IsNaN(r.BPM) || math.IsNaN(r.Coherence) {
+				t.Errorf("%s traces gave NaN: %+v", tc.name, r)
+			}
+		})
+	}
+	if r := NewEstimator(Options{}).Estimate(); r.Enough || !strings.Contains(r.Reason, "not enough signal") {
+		t.Errorf("empty estimator: %+v", r)
+	}
+}
+
+// FuzzEstimator feeds arbitrary colours, times and motion: no panic, no
+// NaN in the result, and never "live" from noise-free garbage.
+func FuzzEstimator(f *testing.F) {
+	f.Add([]byte{})
+	f.Add([]byte("0123456789abcdef0123456789abcdef"))
+	nan := make([]byte, 32)
+	binary.LittleEndian.PutUint64(nan, math.Float64bits(math.NaN()))
+	f.Add(nan)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e := NewEstimator(Options{MinWindow: time.Second})
+		start := time.Unix(0, 0)
+		for i := 0; i+32 <= len(data); i += 32 {
+			v := func(k int) float64 { return math.Float64frombits(binary.LittleEndian.Uint64(data[i+8*k:])) }
+			dt := time.Duration(binary.LittleEndian.Uint16(data[i+30:])) * time.Millisecond
+			start = start.Add(dt)
+			e.Add(Sample{Time: start, Patches: map[string]RGB{"a": {R: v(0), G: v(1), B: v(2)}, "b": {R: v(1), G: v(2), B: v(0)}}, Reference: RGB{R: v(2), G: v(0), B: v(1)}, Motion: v(3)})
+		}
+		r := e.Estimate()
+		if math.IsNaN(r.BPM) || math.IsNaN(r.SNR) || math.IsNaN(r.Coherence) || math.IsNaN(r.Agreement) {
+			t.Fatalf("NaN in result: %+v", r)
+		}
+		_ = Decide(Inputs{RPPG: r, PAD: math.NaN()}, DefaultThresholds)
+	})
+}
+
+func BenchmarkAdd(b *testing.B) {
+	ss := synth{BPM: 72, FPS: 30, Seconds: 60, Seed: 1}.samples()
+	e := NewEstimator(Options{})
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		s := ss[i%len(ss)]
+		s.Time = s.Time.Add(time.Duration(i/len(ss)) * time.Minute)
+		e.Add(s)
+		i++
+	}
+}
+
+// BenchmarkEstimate is the full estimate over a 10 s, 30 fps, 5-patch window.
+func BenchmarkEstimate(b *testing.B) {
+	e := NewEstimator(Options{})
+	for _, s := range (synth{BPM: 72, FPS: 30, Seconds: 10, Seed: 1}).samples() {
+		e.Add(s)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		e.Estimate()
+	}
+}
+
+// BenchmarkEstimate5s is the estimate at the 5 s decision point.
+func BenchmarkEstimate5s(b *testing.B) {
+	e := NewEstimator(Options{})
+	for _, s := range (synth{BPM: 72, FPS: 30, Seconds: 5, Seed: 1}).samples() {
+		e.Add(s)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		e.Estimate()
+	}
+}
