@@ -310,7 +310,7 @@ func absDiff(a, b uint8) int {
 func writeClip(t testing.TB, path string, n int, fps float64) {
 	t.Helper()
 	src := NewSynthetic(SyntheticOptions{Width: 160, Height: 120, FPS: fps, Frames: n})
-	got, err := Record(context.Background(), src, path, fps, 0)
+	got, err := Record(context.Background(), src, path, CodecMJPEG, fps, 0)
 	if err != nil || got != n {
 		t.Fatalf("Record = %d, %v; want %d frames", got, err, n)
 	}

@@ -10,10 +10,19 @@ import (
 	"gocv.io/x/gocv"
 )
 
+// Codecs Record can write: lossless FFV1 keeps test clips exactly as
+// generated (compression, if wanted, is the generator's JPEGQuality), and
+// MJPEG gives small files at a quality OpenCV chooses.
+const (
+	CodecLossless = "FFV1"
+	CodecMJPEG    = "MJPG"
+)
+
 // Record writes up to n frames from src (all of them when n <= 0) into an
-// MJPEG AVI at path, for demo and test clips. It returns how many frames
-// were written. A partly written file is removed on error.
-func Record(ctx context.Context, src Source, path string, fps float64, n int) (int, error) {
+// AVI at path with the given codec (CodecLossless or CodecMJPEG), for demo
+// and test clips. It returns how many frames were written. A partly written
+// file is removed on error.
+func Record(ctx context.Context, src Source, path, codec string, fps float64, n int) (int, error) {
 	var vw *gocv.VideoWriter
 	written := 0
 	fail := func(err error) (int, error) {
@@ -32,10 +41,10 @@ func Record(ctx context.Context, src Source, path string, fps float64, n int) (i
 			return fail(err)
 		}
 		if vw == nil {
-			vw, err = gocv.VideoWriterFile(path, "MJPG", fps, f.Width, f.Height, true)
+			vw, err = gocv.VideoWriterFile(path, codec, fps, f.Width, f.Height, true)
 			if err != nil || !vw.IsOpened() {
 				f.Release()
-				return fail(fmt.Errorf("OpenCV cannot write an MJPEG AVI here (%v)", err))
+				return fail(fmt.Errorf("OpenCV cannot write a %s AVI here (%v)", codec, err))
 			}
 		}
 		m, err := gocv.NewMatFromBytes(f.Height, f.Width, gocv.MatTypeCV8UC3, f.Pix)

@@ -1,9 +1,11 @@
 package capture
 
 import (
+	"bytes"
 	"context"
 	"image"
 	"image/color"
+	"image/jpeg"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -43,6 +45,9 @@ type SyntheticOptions struct {
 	// Drift is the amplitude of a slow (20 s period) relative change of the
 	// whole scene's illumination, as clouds or an auto-exposure loop cause.
 	Drift float64
+	// JPEGQuality, when 1–100, passes every frame through JPEG at that
+	// quality, as an MJPEG webcam does (80–95 is typical). 0 means none.
+	JPEGQuality int
 	// Frames stops the source with io.EOF after this many frames; 0 = never.
 	Frames int
 	// Pace delivers frames in real time at FPS, like a camera.
@@ -219,30 +224,51 @@ func (s *Synthetic) Read(ctx context.Context) (*Frame, error) {
 	// Per-channel pulse gains (B, G, R): haemoglobin absorbs green most.
 	gain := [3]float64{1 + 0.69*pulse, 1 + pulse, 1 + 0.43*pulse}
 
-	ox := (s.o.Width-s.fw)/2 + int(math.Max(s.o.Motion, 0)*math.Sin(2*math.Pi*0.13*t))
-	oy := (s.o.Height-s.fh)/2 + int(math.Max(s.o.Motion, 0)*0.6*math.Sin(2*math.Pi*0.21*t+1))
-	for y := 0; y < s.fh; y++ {
-		fy := oy + y
-		if fy < 0 || fy >= s.o.Height {
+	// Sub-pixel head position: a real head moves continuously, and
+	// whole-pixel jumps would add steps no camera records.
+	ox := float64(s.o.Width-s.fw)/2 + math.Max(s.o.Motion, 0)*math.Sin(2*math.Pi*0.13*t)
+	oy := float64(s.o.Height-s.fh)/2 + math.Max(s.o.Motion, 0)*0.6*math.Sin(2*math.Pi*0.21*t+1)
+	ix, iy := int(math.Floor(ox)), int(math.Floor(oy))
+	fx, fy := ox-float64(ix), oy-float64(iy)
+	w := [4]float64{(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy}
+	for y := 0; y <= s.fh; y++ {
+		Y := iy + y
+		if Y < 0 || Y >= s.o.Height {
 			continue
 		}
-		for x := 0; x < s.fw; x++ {
-			fx := ox + x
-			if fx < 0 || fx >= s.o.Width {
+		for x := 0; x <= s.fw; x++ {
+			X := ix + x
+			if X < 0 || X >= s.o.Width {
 				continue
 			}
-			i := y*s.fw + x
-			a := int(s.alpha[i])
-			if a == 0 {
-				continue
-			}
-			d := (fy*s.o.Width + fx) * 3
-			for c := 0; c < 3; c++ {
-				v := float64(s.face[i*3+c])
-				if s.skin[i] {
-					v *= gain[c]
+			// Bilinear gather of the four face pixels that land here.
+			var acc [3]float64
+			var alpha float64
+			for k, d := range [4][2]int{{0, 0}, {1, 0}, {0, 1}, {1, 1}} {
+				sx, sy := x-d[0], y-d[1]
+				if sx < 0 || sy < 0 || sx >= s.fw || sy >= s.fh || w[k] == 0 {
+					continue
 				}
-				fr.Pix[d+c] = uint8((int(clamp8(v))*a + int(fr.Pix[d+c])*(255-a)) / 255)
+				i := sy*s.fw + sx
+				a := float64(s.alpha[i]) / 255 * w[k]
+				if a == 0 {
+					continue
+				}
+				alpha += a
+				for c := 0; c < 3; c++ {
+					v := float64(s.face[i*3+c])
+					if s.skin[i] {
+						v *= gain[c]
+					}
+					acc[c] += a * v
+				}
+			}
+			if alpha == 0 {
+				continue
+			}
+			d := (Y*s.o.Width + X) * 3
+			for c := 0; c < 3; c++ {
+				fr.Pix[d+c] = clamp8(acc[c] + (1-alpha)*float64(fr.Pix[d+c]))
 			}
 		}
 	}
@@ -259,6 +285,12 @@ func (s *Synthetic) Read(ctx context.Context) (*Frame, error) {
 			fr.Pix[i] = clamp8(float64(fr.Pix[i])*light + s.rng.NormFloat64()*noise)
 		}
 	}
+	if q := s.o.JPEGQuality; q > 0 && q <= 100 {
+		if err := jpegRoundTrip(fr, q); err != nil {
+			fr.Release()
+			return nil, err
+		}
+	}
 	return fr, nil
 }
 
@@ -267,6 +299,21 @@ func (s *Synthetic) Close() error {
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
+	return nil
+}
+
+// jpegRoundTrip compresses and decompresses the frame in place.
+func jpegRoundTrip(fr *Frame, quality int) error {
+	img := fr.RGBA(nil)
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: quality}); err != nil {
+		return err
+	}
+	dec, err := jpeg.Decode(&buf)
+	if err != nil {
+		return err
+	}
+	ImageToBGR(fr.Pix, dec)
 	return nil
 }
 

@@ -49,6 +49,8 @@ type Options struct {
 	Rate float64
 	// Method is POS (default) or CHROM.
 	Method Method
+	// Fusion chooses how patch spectra combine; see Fusion.
+	Fusion Fusion
 	// MaxMotion is the mean per-frame face movement, in eye distances,
 	// above which a window is rejected; default 0.05.
 	MaxMotion float64
@@ -71,6 +73,41 @@ func (o *Options) defaults() {
 		o.MaxMotion = 0.05
 	}
 }
+
+// Fusion is how the patches' signals combine.
+type Fusion int
+
+const (
+	// Adaptive fuses coherently when the patches' pulses measurably move
+	// together (coherence ≥ AdaptiveCoherence), and by spectral sum when
+	// they do not (dim light, heavy compression), where a coherent sum
+	// would mostly add noise. It is the default.
+	Adaptive Fusion = iota
+	// Coherent sums the patches' unit-variance pulse signals, weighted by
+	// SNR: best when the pulse reaches every patch in phase and the
+	// patches are clean.
+	Coherent
+	// SpectralSum sums the patches' normalised spectra, weighted by SNR.
+	SpectralSum
+	// GeometricMean multiplies the normalised spectra (geometric mean), so
+	// only a peak present in every patch survives.
+	GeometricMean
+)
+
+func (f Fusion) String() string {
+	switch f {
+	case Coherent:
+		return "coherent"
+	case SpectralSum:
+		return "spectral"
+	case GeometricMean:
+		return "geometric"
+	}
+	return "adaptive"
+}
+
+// AdaptiveCoherence is the coherence from which Adaptive fuses coherently.
+const AdaptiveCoherence = 0.35
 
 // Band is the plausible heart-rate band, 42–240 bpm.
 const (
@@ -157,6 +194,7 @@ type Result struct {
 	Global       bool    `json:"global"`
 	Motion       float64 `json:"motion"`
 	Method       string  `json:"method"`
+	Fusion       string  `json:"fusion"`
 }
 
 // Progress is how far the window is towards MinWindow, 0–1, for the UI.
@@ -219,6 +257,17 @@ func (e *Estimator) Estimate() Result {
 		r.Reason = "not enough signal: no skin patch was visible for most of the window"
 		return r
 	}
+	var corr float64
+	pairs := 0
+	for i := range usable {
+		for j := i + 1; j < len(usable); j++ {
+			corr += correlation(usable[i].pulse, usable[j].pulse)
+			pairs++
+		}
+	}
+	if pairs > 0 {
+		r.Coherence = corr / float64(pairs)
+	}
 	// Each patch's own estimate, for agreement and the explanation.
 	width := snrWidth(r.Span)
 	weights := make([]float64, len(usable))
@@ -252,6 +301,32 @@ func (e *Estimator) Estimate() Result {
 		}
 	}
 	fused := welch(fusedPulse, fs, int(8*fs), 2048)
+	fusion := e.o.Fusion
+	if fusion == Adaptive {
+		fusion = SpectralSum
+		if r.Coherence >= AdaptiveCoherence {
+			fusion = Coherent
+		}
+	}
+	r.Fusion = fusion.String()
+	if fusion != Coherent {
+		fused = spectrum{df: fused.df, p: make([]float64, len(fused.p))}
+		for k := range fused.p {
+			if fusion == GeometricMean {
+				fused.p[k] = 1
+			}
+		}
+		for i, u := range usable {
+			norm := u.spec.normalised(BandLo, BandHi)
+			for k := range fused.p {
+				if fusion == GeometricMean {
+					fused.p[k] *= math.Pow(norm.p[k]+1e-12, 1/float64(len(usable)))
+				} else {
+					fused.p[k] += weights[i] * norm.p[k]
+				}
+			}
+		}
+	}
 	hz, ok := fused.harmonicPeak(BandLo, BandHi)
 	if !ok {
 		r.Reason = "not enough signal: the skin traces are flat"
@@ -259,17 +334,6 @@ func (e *Estimator) Estimate() Result {
 	}
 	r.BPM = hz * 60
 	r.SNR = fused.snr(hz, width, BandLo, BandHi)
-	var corr float64
-	pairs := 0
-	for i := range usable {
-		for j := i + 1; j < len(usable); j++ {
-			corr += correlation(usable[i].pulse, usable[j].pulse)
-			pairs++
-		}
-	}
-	if pairs > 0 {
-		r.Coherence = corr / float64(pairs)
-	}
 	agree := 0
 	for _, p := range r.Patches {
 		if math.Abs(p.BPM-r.BPM) <= 6 {

@@ -1,6 +1,7 @@
 package models
 
 import (
+	"fmt"
 	"image"
 	"math"
 )
@@ -38,8 +39,9 @@ const (
 const minSkinPixels = 12
 
 // SkinPatches measures the mean colour of skin in five regions placed from
-// the landmarks (forehead, both cheeks, nose bridge, chin), each sized
-// relative to the eye distance, plus a background strip beside the face.
+// the landmarks (forehead, both cheeks, nose bridge, chin) and a 3×3 grid
+// over the lower face, each sized relative to the eye distance, plus a
+// background strip beside the face.
 // Pixels outside a YCbCr skin range are ignored, so hair, eyebrows and
 // glasses do not leak into the trace. Pure Go over the BGR buffer: about a
 // thousand pixels per patch at kiosk distances.
@@ -71,9 +73,22 @@ func SkinPatches(img Image, f Face) PatchSet {
 		{PatchNose, lerp(mid, nose, 0.5), 0.2, 0.25},
 		{PatchChin, at(mouth, 0, 0.35), 0.4, 0.2},
 	}
+	// A 3×3 grid over the lower face (eye line to below the mouth, about
+	// two eye distances wide): larger areas average away sensor and
+	// compression noise, which small landmark patches cannot.
+	for gy := 0; gy < 3; gy++ {
+		for gx := 0; gx < 3; gx++ {
+			c := at(mid, (float64(gx)-1)*0.62, 0.35+float64(gy)*0.42)
+			regions = append(regions, struct {
+				name   string
+				centre Point
+				w, h   float64
+			}{fmt.Sprintf("grid_%d_%d", gy, gx), c, 0.6, 0.4})
+		}
+	}
 	for _, r := range regions {
-		rect := rectAround(r.centre, r.w*d, r.h*d)
-		mean, n := meanColour(img, rect, true)
+		x0, y0 := float64(r.centre.X)-r.w*d/2, float64(r.centre.Y)-r.h*d/2
+		mean, n := meanSkinCoverage(img, x0, y0, x0+r.w*d, y0+r.h*d)
 		ps.Patches = append(ps.Patches, Patch{Name: r.name, Mean: mean, Pixels: n})
 	}
 	// Background: a strip beside the face box, on whichever side has room.
@@ -93,8 +108,36 @@ func SkinPatches(img Image, f Face) PatchSet {
 // Usable reports whether the patch has enough skin to carry a signal.
 func (p Patch) Usable() bool { return p.Pixels >= minSkinPixels }
 
-func rectAround(c Point, w, h float64) image.Rectangle {
-	return image.Rect(int(float64(c.X)-w/2), int(float64(c.Y)-h/2), int(float64(c.X)+w/2), int(float64(c.Y)+h/2))
+// meanSkinCoverage averages the skin pixels of the real-valued rectangle
+// [x0,x1)×[y0,y1), weighting edge pixels by the fraction of them inside it.
+// Without the weights a patch snaps a whole pixel row at a time as the face
+// moves, a step in the trace that no pulse makes.
+func meanSkinCoverage(img Image, x0, y0, x1, y1 float64) (RGB, int) {
+	x0, y0 = math.Max(x0, 0), math.Max(y0, 0)
+	x1, y1 = math.Min(x1, float64(img.Width)), math.Min(y1, float64(img.Height))
+	var sr, sg, sb, sw float64
+	n := 0
+	for y := int(math.Floor(y0)); float64(y) < y1; y++ {
+		wy := math.Min(float64(y+1), y1) - math.Max(float64(y), y0)
+		row := img.Pix[y*img.Width*3:]
+		for x := int(math.Floor(x0)); float64(x) < x1; x++ {
+			wx := math.Min(float64(x+1), x1) - math.Max(float64(x), x0)
+			b, g, r := row[x*3], row[x*3+1], row[x*3+2]
+			if wx <= 0 || wy <= 0 || !IsSkin(r, g, b) {
+				continue
+			}
+			w := wx * wy
+			sr += w * float64(r)
+			sg += w * float64(g)
+			sb += w * float64(b)
+			sw += w
+			n++
+		}
+	}
+	if sw == 0 {
+		return RGB{}, 0
+	}
+	return RGB{R: sr / sw, G: sg / sw, B: sb / sw}, n
 }
 
 // meanColour averages the pixels of r (clipped to the image); with skin set,
@@ -136,3 +179,48 @@ func IsSkin(r, g, b uint8) bool {
 	cr := 128 + 0.5*R - 0.418688*G - 0.081312*B
 	return y > 25 && cb >= 77 && cb <= 135 && cr >= 131 && cr <= 180
 }
+
+// LandmarkSmoother damps detector jitter, so skin patches stay on the same
+// skin from frame to frame: a patch that wanders a pixel over a cheek's
+// shading changes colour more than the pulse does. It follows real head
+// movement with an exponential moving average and starts afresh after a
+// jump of more than half an eye distance (a new face, or the tracker lost
+// it). Not safe for concurrent use; one per tracked face.
+type LandmarkSmoother struct {
+	// Alpha is the weight of the newest landmarks, 0–1; 0 means 0.6. Set
+	// on generated clips with head motion: 0.25 lags enough for patches to
+	// slide over facial texture in step with the motion, 1 (no smoothing)
+	// keeps the jitter.
+	Alpha float32
+	have  bool
+	l     [5]Point
+}
+
+// Smooth returns f with smoothed landmarks.
+func (s *LandmarkSmoother) Smooth(f Face) Face {
+	a := s.Alpha
+	if a <= 0 || a > 1 {
+		a = 0.6
+	}
+	eye := math.Hypot(float64(f.Landmarks[1].X-f.Landmarks[0].X), float64(f.Landmarks[1].Y-f.Landmarks[0].Y))
+	if s.have {
+		dx := float64(f.Landmarks[2].X - s.l[2].X)
+		dy := float64(f.Landmarks[2].Y - s.l[2].Y)
+		if math.Hypot(dx, dy) > eye/2 {
+			s.have = false
+		}
+	}
+	if !s.have {
+		s.l, s.have = f.Landmarks, true
+		return f
+	}
+	for i := range s.l {
+		s.l[i].X += a * (f.Landmarks[i].X - s.l[i].X)
+		s.l[i].Y += a * (f.Landmarks[i].Y - s.l[i].Y)
+	}
+	f.Landmarks = s.l
+	return f
+}
+
+// Reset forgets the track.
+func (s *LandmarkSmoother) Reset() { s.have = false }

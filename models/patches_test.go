@@ -26,8 +26,8 @@ func TestSkinPatchesCarryThePulse(t *testing.T) {
 			t.Fatalf("frame %d: %d faces, %v", f.Seq, len(faces), err)
 		}
 		ps := SkinPatches(img, faces[0])
-		if len(ps.Patches) != 5 {
-			t.Fatalf("got %d patches; want 5", len(ps.Patches))
+		if len(ps.Patches) != 14 {
+			t.Fatalf("got %d patches; want 5 landmark patches and 9 grid cells", len(ps.Patches))
 		}
 		var g float64
 		n := 0

@@ -32,6 +32,7 @@ type sourceFlags struct {
 	fps            float64
 	loop           bool
 	bpm, amplitude float64
+	jpegQuality    int
 	flickerHz      float64
 	flickerAmp     float64
 	drift, noise   float64
@@ -49,6 +50,7 @@ func (s *sourceFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&s.fps, "fps", 30, "capture frame rate")
 	fs.Float64Var(&s.bpm, "bpm", 0, "generated source: pulse rate carried by the skin (0 = none)")
 	fs.Float64Var(&s.amplitude, "pulse-amplitude", 0, "generated source: relative pulse amplitude (default 0.01)")
+	fs.IntVar(&s.jpegQuality, "jpeg-quality", 0, "generated source: JPEG each frame at this quality, as an MJPEG webcam does (0 = none)")
 	fs.Float64Var(&s.flickerHz, "flicker-hz", 0, "generated source: whole-scene brightness flicker frequency")
 	fs.Float64Var(&s.flickerAmp, "flicker-amplitude", 0, "generated source: relative flicker amplitude, e.g. 0.02")
 	fs.Float64Var(&s.drift, "drift", 0, "generated source: relative slow illumination drift, e.g. 0.05")
@@ -90,7 +92,7 @@ func (s *sourceFlags) open(log *slog.Logger) (capture.Source, string, bool, erro
 
 func (s *sourceFlags) synthetic() (*capture.Synthetic, error) {
 	o := capture.SyntheticOptions{Width: s.width, Height: s.height, FPS: s.fps, Pace: s.pace, PulseBPM: s.bpm, PulseAmplitude: s.amplitude,
-		FlickerHz: s.flickerHz, FlickerAmplitude: s.flickerAmp, Drift: s.drift, Noise: s.noise, Motion: s.motion}
+		FlickerHz: s.flickerHz, FlickerAmplitude: s.flickerAmp, Drift: s.drift, Noise: s.noise, Motion: s.motion, JPEGQuality: s.jpegQuality}
 	if s.face != "" {
 		data, err := os.ReadFile(s.face)
 		if err != nil {
@@ -254,6 +256,7 @@ func runGenClip(ctx context.Context, e *env, args []string) int {
 	sf.register(fs)
 	out := fs.String("out", "", "output AVI file (required)")
 	seconds := fs.Float64("seconds", 10, "clip length")
+	codec := fs.String("codec", "lossless", "lossless (FFV1: the clip exactly as generated; add --jpeg-quality for camera compression) or mjpeg (small files, OpenCV's quality)")
 	if ok, code := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -269,7 +272,16 @@ func runGenClip(ctx context.Context, e *env, args []string) int {
 	}
 	defer syn.Close()
 	n := int(*seconds * sf.fps)
-	got, err := capture.Record(ctx, syn, *out, sf.fps, n)
+	fourcc := capture.CodecLossless
+	switch *codec {
+	case "lossless":
+	case "mjpeg":
+		fourcc = capture.CodecMJPEG
+	default:
+		fmt.Fprintf(e.stderr, "kiosk gen-clip: unknown --codec %q: want lossless or mjpeg\n", *codec)
+		return exitBadInput
+	}
+	got, err := capture.Record(ctx, syn, *out, fourcc, sf.fps, n)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "kiosk gen-clip: %v\n", err)
 		return exitFailure

