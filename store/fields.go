@@ -36,7 +36,8 @@ func decodeFields(b []byte, maxTag byte, out [][]byte) error {
 		}
 		last = int(tag)
 		n, k := binary.Uvarint(b[1:])
-		if k <= 0 || n > uint64(len(b)-1-k) {
+		// Reject overlong (non-minimal) lengths so each list has one encoding.
+		if k <= 0 || n > uint64(len(b)-1-k) || k != len(binary.AppendUvarint(nil, n)) {
 			return errFields
 		}
 		out[tag] = b[1+k : 1+k+int(n)]

@@ -170,8 +170,12 @@ func Open(dir string, opts Options) (*Store, error) {
 		return s, err
 	}
 	if !opts.DisablePurge {
-		if _, err := s.Purge(context.Background()); err != nil {
+		run, err := s.Purge(context.Background())
+		if err != nil {
 			s.log.Warn("start-up purge failed", "err", err)
+		}
+		if opts.OnPurge != nil {
+			opts.OnPurge(run, err)
 		}
 		s.startTimer()
 	}
