@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -119,21 +118,12 @@ func analyzeVideo(ctx context.Context, path, modelsDir string, maxSeconds float6
 }
 
 func runAnalyze(ctx context.Context, e *env, args []string) int {
-	fs := flag.NewFlagSet("analyze", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newFlagSet(e, "analyze", "analyze [--json] [--seconds N] VIDEO\n\nExit status 0 when analysed (whatever the verdict), 2 for an unreadable video.")
 	cfg := addCommonFlags(fs, e)
 	asJSON := fs.Bool("json", false, "print JSON")
 	seconds := fs.Float64("seconds", 0, "analyse only the first N seconds (0 = all)")
-	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "Usage: kiosk analyze [--json] [--seconds N] VIDEO\n\nExit status 0 when analysed (whatever the verdict), 2 for an unreadable video.\n\n")
-		fs.PrintDefaults()
-	}
-	if ok, code := parseFlags(fs, args); !ok {
+	if ok, code := parseArgs(fs, args, exactly(1)); !ok {
 		return code
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return exitBadInput
 	}
 	a, err := analyzeVideo(ctx, fs.Arg(0), cfg.modelsDir, *seconds)
 	if err != nil {

@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
-	"os"
 
 	"kiosk/models"
 )
@@ -21,22 +19,13 @@ type detectResult struct {
 }
 
 func runDetect(ctx context.Context, e *env, args []string) int {
-	fs := flag.NewFlagSet("detect", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newFlagSet(e, "detect", "detect [--json] IMAGE...\n\nExit status: 0 all images read, 2 if any image is unreadable or not an image.")
 	cfg := addCommonFlags(fs, e)
 	asJSON := fs.Bool("json", false, "print JSON")
 	size := fs.Int("input-size", 0, "longest side images are scaled to before detection (default 320)")
 	score := fs.Float64("score", 0, "minimum detection score (default 0.7)")
-	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "Usage: kiosk detect [--json] IMAGE...\n\nExit status: 0 all images read, 2 if any image is unreadable or not an image.\n\n")
-		fs.PrintDefaults()
-	}
-	if ok, code := parseFlags(fs, args); !ok {
+	if ok, code := parseArgs(fs, args, atLeast(1)); !ok {
 		return code
-	}
-	if fs.NArg() == 0 {
-		fs.Usage()
-		return exitBadInput
 	}
 	det, err := models.LoadDetector(cfg.modelsDir, models.DetectorOptions{InputSize: *size, ScoreThreshold: float32(*score)})
 	if err != nil {
@@ -48,12 +37,9 @@ func runDetect(ctx context.Context, e *env, args []string) int {
 	var results []detectResult
 	for _, path := range fs.Args() {
 		r := detectResult{File: path, Faces: []models.Face{}}
-		data, err := os.ReadFile(path)
+		img, err := readImage(path)
 		if err == nil {
-			var img models.Image
-			if img, err = models.DecodeImage(data); err == nil {
-				r.Faces, err = det.DetectStill(img)
-			}
+			r.Faces, err = det.DetectStill(img)
 		}
 		if err != nil {
 			r.Error = err.Error()

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -39,15 +38,10 @@ type doctorReport struct {
 const minFreeBytes = 200 << 20
 
 func runDoctor(ctx context.Context, e *env, args []string) int {
-	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newFlagSet(e, "doctor", "doctor [--json] [--mode MODE]\n\nExit status 0 when the chosen mode can run, 1 when it cannot.")
 	cfg := addCommonFlags(fs, e)
 	asJSON := fs.Bool("json", false, "print JSON")
 	mode := fs.String("mode", "auto", "mode to check for: ui, headless, demo (generated video, no camera needed) or auto")
-	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "Usage: kiosk doctor [--json] [--mode MODE]\n\nExit status 0 when the chosen mode can run, 1 when it cannot.\n\n")
-		fs.PrintDefaults()
-	}
 	if ok, code := parseFlags(fs, args); !ok {
 		return code
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -36,12 +35,17 @@ func faceModels(dir string) (*models.Matcher, func(), error) {
 	return models.NewMatcher(det, emb, nil), func() { emb.Close(); det.Close() }, nil
 }
 
-func readReference(m *models.Matcher, path string) (models.Template, error) {
+// readImage loads and decodes a photo in memory, with the bomb guard.
+func readImage(path string) (models.Image, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return models.Template{}, err
+		return models.Image{}, err
 	}
-	img, err := models.DecodeImage(data)
+	return models.DecodeImage(data)
+}
+
+func readReference(m *models.Matcher, path string) (models.Template, error) {
+	img, err := readImage(path)
 	if err != nil {
 		return models.Template{}, err
 	}
@@ -50,21 +54,12 @@ func readReference(m *models.Matcher, path string) (models.Template, error) {
 }
 
 func runMatch(ctx context.Context, e *env, args []string) int {
-	fs := flag.NewFlagSet("match", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newFlagSet(e, "match", "match [--json] PHOTO_A PHOTO_B\n\nEach photo must show exactly one face. Exit 0 when compared (match or not), 2 on unusable input.")
 	cfg := addCommonFlags(fs, e)
 	asJSON := fs.Bool("json", false, "print JSON")
 	threshold := fs.Float64("threshold", models.DefaultMatchThreshold, "cosine similarity at or above which the faces match")
-	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "Usage: kiosk match [--json] PHOTO_A PHOTO_B\n\nEach photo must show exactly one face. Exit 0 when compared (match or not), 2 on unusable input.\n\n")
-		fs.PrintDefaults()
-	}
-	if ok, code := parseFlags(fs, args); !ok {
+	if ok, code := parseArgs(fs, args, exactly(2)); !ok {
 		return code
-	}
-	if fs.NArg() != 2 {
-		fs.Usage()
-		return exitBadInput
 	}
 	m, closeModels, err := faceModels(cfg.modelsDir)
 	if err != nil {
@@ -103,21 +98,12 @@ type evalPair struct {
 }
 
 func runEvalFaces(ctx context.Context, e *env, args []string) int {
-	fs := flag.NewFlagSet("eval faces", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newFlagSet(e, "eval faces", "eval faces [--json] [--summary] DIR\n\nDIR holds either master.csv (file1,file2,Yes/No) or one sub-folder of photos per person.")
 	cfg := addCommonFlags(fs, e)
 	asJSON := fs.Bool("json", false, "print JSON")
 	quiet := fs.Bool("summary", false, "print only the summary, not every pair")
-	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "Usage: kiosk eval faces [--json] [--summary] DIR\n\nDIR holds either master.csv (file1,file2,Yes/No) or one sub-folder of photos per person.\n\n")
-		fs.PrintDefaults()
-	}
-	if ok, code := parseFlags(fs, args); !ok {
+	if ok, code := parseArgs(fs, args, exactly(1)); !ok {
 		return code
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return exitBadInput
 	}
 	log, err := cfg.logger(e.stderr)
 	if err != nil {
@@ -195,11 +181,7 @@ func runEvalFaces(ctx context.Context, e *env, args []string) int {
 // embedLargestFace embeds the most prominent face of a photo: evaluation
 // sets include group shots, where the labelled person is the main subject.
 func embedLargestFace(m *models.Matcher, path string) (models.Template, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return models.Template{}, err
-	}
-	img, err := models.DecodeImage(data)
+	img, err := readImage(path)
 	if err != nil {
 		return models.Template{}, err
 	}

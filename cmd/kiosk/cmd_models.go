@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -56,8 +55,7 @@ func checkModels(dir string) []modelStatus {
 }
 
 func runModelsVerify(ctx context.Context, e *env, args []string) int {
-	fs := flag.NewFlagSet("models verify", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newFlagSet(e, "models verify", "")
 	cfg := addCommonFlags(fs, e)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if ok, code := parseFlags(fs, args); !ok {
@@ -93,8 +91,7 @@ func runModelsVerify(ctx context.Context, e *env, args []string) int {
 }
 
 func runModelsFetch(ctx context.Context, e *env, args []string) int {
-	fs := flag.NewFlagSet("models fetch", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newFlagSet(e, "models fetch", "")
 	cfg := addCommonFlags(fs, e)
 	if ok, code := parseFlags(fs, args); !ok {
 		return code

@@ -6,7 +6,6 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -150,21 +149,16 @@ func parseMethod(s string) (liveness.Method, error) {
 }
 
 func runPulse(ctx context.Context, e *env, args []string) int {
-	fs := flag.NewFlagSet("pulse", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newFlagSet(e, "pulse", "pulse --whole-frame [--json] FILE...\n\nEach file is one skin patch recorded at the same moment (e.g. forehead and cheeks).")
 	asJSON := fs.Bool("json", false, "print JSON")
 	whole := fs.Bool("whole-frame", false, "treat each file's whole frame as one skin patch (required: face videos go to 'kiosk analyze')")
 	window := fs.Duration("window", 10*time.Second, "analysis window")
 	methodName := fs.String("method", "POS", "POS or CHROM")
 	fusionName := fs.String("fusion", "adaptive", "how patches combine: adaptive, coherent, spectral or geometric")
-	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "Usage: kiosk pulse --whole-frame [--json] FILE...\n\nEach file is one skin patch recorded at the same moment (e.g. forehead and cheeks).\n\n")
-		fs.PrintDefaults()
-	}
-	if ok, code := parseFlags(fs, args); !ok {
+	if ok, code := parseArgs(fs, args, atLeast(1)); !ok {
 		return code
 	}
-	if !*whole || fs.NArg() == 0 {
+	if !*whole {
 		fs.Usage()
 		return exitBadInput
 	}
@@ -217,22 +211,13 @@ type rppgRow struct {
 }
 
 func runEvalRPPG(ctx context.Context, e *env, args []string) int {
-	fs := flag.NewFlagSet("eval rppg", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newFlagSet(e, "eval rppg", "eval rppg [--json] DIR\n\nDIR holds ground_truth.csv (country,video,mean_hr_bpm) and COUNTRY/VIDEO_{forehead,leftcheek,rightcheek}.avi.")
 	asJSON := fs.Bool("json", false, "print JSON")
 	window := fs.Duration("window", 10*time.Second, "analysis window")
 	methodName := fs.String("method", "POS", "POS or CHROM")
 	fusionName := fs.String("fusion", "adaptive", "how patches combine: adaptive, coherent, spectral or geometric")
-	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "Usage: kiosk eval rppg [--json] DIR\n\nDIR holds ground_truth.csv (country,video,mean_hr_bpm) and COUNTRY/VIDEO_{forehead,leftcheek,rightcheek}.avi.\n\n")
-		fs.PrintDefaults()
-	}
-	if ok, code := parseFlags(fs, args); !ok {
+	if ok, code := parseArgs(fs, args, exactly(1)); !ok {
 		return code
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return exitBadInput
 	}
 	method, err := parseMethod(*methodName)
 	if err != nil {

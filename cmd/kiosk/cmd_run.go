@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"image"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
 
@@ -94,11 +93,7 @@ func (s *sourceFlags) synthetic() (*capture.Synthetic, error) {
 	o := capture.SyntheticOptions{Width: s.width, Height: s.height, FPS: s.fps, Pace: s.pace, PulseBPM: s.bpm, PulseAmplitude: s.amplitude,
 		FlickerHz: s.flickerHz, FlickerAmplitude: s.flickerAmp, Drift: s.drift, Noise: s.noise, Motion: s.motion, JPEGQuality: s.jpegQuality}
 	if s.face != "" {
-		data, err := os.ReadFile(s.face)
-		if err != nil {
-			return nil, fmt.Errorf("reading --face: %w", err)
-		}
-		img, err := models.DecodeImage(data)
+		img, err := readImage(s.face)
 		if err != nil {
 			return nil, fmt.Errorf("--face %s: %w", s.face, err)
 		}
@@ -116,8 +111,7 @@ func bgrToRGBA(img models.Image) *image.RGBA {
 }
 
 func runRun(ctx context.Context, e *env, args []string) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newFlagSet(e, "run", "")
 	cfg := addCommonFlags(fs, e)
 	var sf sourceFlags
 	sf.register(fs)
@@ -250,8 +244,7 @@ func runWindow(ctx context.Context, src capture.Source, det checkin.Detector, lo
 }
 
 func runGenClip(ctx context.Context, e *env, args []string) int {
-	fs := flag.NewFlagSet("gen-clip", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newFlagSet(e, "gen-clip", "")
 	var sf sourceFlags
 	sf.register(fs)
 	out := fs.String("out", "", "output AVI file (required)")

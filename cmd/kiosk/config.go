@@ -88,14 +88,42 @@ func firstNonEmpty(s ...string) string {
 	return ""
 }
 
+// newFlagSet makes a subcommand's flag set whose usage prints the synopsis
+// (what the command takes and what its exit status means) and the flags.
+func newFlagSet(e *env, name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	if synopsis != "" {
+		fs.Usage = func() {
+			fmt.Fprintf(e.stderr, "Usage: kiosk %s\n\n", synopsis)
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
 // parseFlags parses args, printing usage errors; it reports whether to go on
 // and, if not, the exit code.
 func parseFlags(fs *flag.FlagSet, args []string) (ok bool, code int) {
+	return parseArgs(fs, args, func(int) bool { return true })
+}
+
+// parseArgs is parseFlags that also checks the number of positional
+// arguments, printing the usage when it is wrong.
+func parseArgs(fs *flag.FlagSet, args []string, count func(int) bool) (ok bool, code int) {
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return false, exitOK
 		}
 		return false, exitBadInput
 	}
+	if !count(fs.NArg()) {
+		fs.Usage()
+		return false, exitBadInput
+	}
 	return true, exitOK
 }
+
+// exactly and atLeast are argument-count rules for parseArgs.
+func exactly(n int) func(int) bool { return func(got int) bool { return got == n } }
+func atLeast(n int) func(int) bool { return func(got int) bool { return got >= n } }
