@@ -118,6 +118,9 @@ func (s *Store) Purge(ctx context.Context) (PurgeRun, error) {
 	if err := s.appendRun(ctx, db, &run); err != nil {
 		return run, s.writeFailed("recording purge run", err)
 	}
+	if run.Errors == 0 {
+		s.recoverFrom(ErrDiskFull)
+	}
 	s.log.Info("purge run", "seq", run.Seq, "scanned_count", run.Scanned, "deleted_count", run.Deleted,
 		"errors_count", run.Errors, "held_count", run.RecordsHeld, "duration_ms", run.Finished.Sub(run.Started).Milliseconds())
 	return run, nil

@@ -187,7 +187,12 @@ func (s *Store) open() error {
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
 		return s.degrade("cannot create the data directory", err)
 	}
-	db, err := openDB(filepath.Join(s.dir, DBFileName))
+	path := filepath.Join(s.dir, DBFileName)
+	// Create the file owner-only; SQLite gives -wal and -shm the same mode.
+	if f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600); err == nil {
+		f.Close()
+	}
+	db, err := openDB(path)
 	if err != nil {
 		return s.degrade("cannot open the database", err)
 	}

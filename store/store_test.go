@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -68,7 +70,14 @@ func TestCheckInNeverPrints(t *testing.T) {
 }
 
 func TestPragmas(t *testing.T) {
-	s := openTest(t, t.TempDir(), defaultOpts(t, newFakeClock(), newTestKeys(t)))
+	dir := t.TempDir()
+	s := openTest(t, dir, defaultOpts(t, newFakeClock(), newTestKeys(t)))
+	mustPut(t, s, sampleCheckIn(1))
+	for _, f := range []string{DBFileName, DBFileName + "-wal"} {
+		if fi, err := os.Stat(filepath.Join(dir, f)); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("mode of %s = %v, %v; want 0600", f, fi.Mode().Perm(), err)
+		}
+	}
 	for _, tc := range []struct{ pragma, want string }{
 		{"journal_mode", "wal"}, {"secure_delete", "1"}, {"foreign_keys", "1"},
 		{"temp_store", "2"}, {"synchronous", "2"}, {"journal_size_limit", "1048576"},
