@@ -32,31 +32,40 @@ func pos(r, g, b []float64, fs float64) []float64 {
 	if n < l {
 		l = n
 	}
+	if l < 2 {
+		return h
+	}
+	// Prefix sums give each window's channel means in O(1), so POS costs
+	// O(n·l) multiply-adds rather than several passes per window.
+	cr, cg, cb := prefix(r), prefix(g), prefix(b)
 	s1 := make([]float64, l)
 	s2 := make([]float64, l)
 	count := make([]float64, n)
+	fl := float64(l)
 	for m := 0; m+l <= n; m++ {
-		mr, _ := meanStd(r[m : m+l])
-		mg, _ := meanStd(g[m : m+l])
-		mb, _ := meanStd(b[m : m+l])
-		if mr <= 0 || mg <= 0 || mb <= 0 {
+		mr, mg, mb := (cr[m+l]-cr[m])/fl, (cg[m+l]-cg[m])/fl, (cb[m+l]-cb[m])/fl
+		if !(mr > 0 && mg > 0 && mb > 0) {
 			continue
 		}
+		ir, ig, ib := 1/mr, 1/mg, 1/mb
+		var a1, q1, a2, q2 float64
 		for i := 0; i < l; i++ {
-			rn, gn, bn := r[m+i]/mr, g[m+i]/mg, b[m+i]/mb
-			s1[i] = gn - bn
-			s2[i] = gn + bn - 2*rn
+			rn, gn, bn := r[m+i]*ir, g[m+i]*ig, b[m+i]*ib
+			v1, v2 := gn-bn, gn+bn-2*rn
+			s1[i], s2[i] = v1, v2
+			a1 += v1
+			q1 += v1 * v1
+			a2 += v2
+			q2 += v2 * v2
 		}
-		_, sd1 := meanStd(s1)
-		_, sd2 := meanStd(s2)
+		a1 /= fl
+		a2 /= fl
+		var1, var2 := q1/fl-a1*a1, q2/fl-a2*a2
 		alpha := 0.0
-		if sd2 > 0 {
-			alpha = sd1 / sd2
+		if var2 > 0 && var1 > 0 {
+			alpha = math.Sqrt(var1 / var2)
 		}
-		var mean float64
-		for i := 0; i < l; i++ {
-			mean += (s1[i] + alpha*s2[i]) / float64(l)
-		}
+		mean := a1 + alpha*a2
 		for i := 0; i < l; i++ {
 			h[m+i] += s1[i] + alpha*s2[i] - mean
 			count[m+i]++
@@ -70,6 +79,15 @@ func pos(r, g, b []float64, fs float64) []float64 {
 		}
 	}
 	return h
+}
+
+// prefix returns the running sums of x, with a leading 0.
+func prefix(x []float64) []float64 {
+	c := make([]float64, len(x)+1)
+	for i, v := range x {
+		c[i+1] = c[i] + v
+	}
+	return c
 }
 
 // chrom is CHROM over the whole window on band-passed chrominance.

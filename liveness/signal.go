@@ -2,7 +2,7 @@ package liveness
 
 import (
 	"math"
-	"math/cmplx"
+	"sync"
 )
 
 // resampleLinear interpolates (t, v) samples, t ascending in seconds, onto
@@ -113,6 +113,9 @@ func detrend(x []float64, fs, cutoff float64) []float64 {
 // fft is an in-place iterative radix-2 FFT; len(a) must be a power of two.
 func fft(a []complex128, inverse bool) {
 	n := len(a)
+	if n < 2 {
+		return
+	}
 	for i, j := 1, 0; i < n; i++ {
 		bit := n >> 1
 		for ; j&bit != 0; bit >>= 1 {
@@ -123,26 +126,44 @@ func fft(a []complex128, inverse bool) {
 			a[i], a[j] = a[j], a[i]
 		}
 	}
-	sign := -1.0
-	if inverse {
-		sign = 1
-	}
+	tw := twiddles(n)
 	for size := 2; size <= n; size <<= 1 {
-		w := cmplx.Rect(1, sign*2*math.Pi/float64(size))
+		half, stride := size/2, n/size
 		for start := 0; start < n; start += size {
-			wk := complex(1, 0)
-			for k := 0; k < size/2; k++ {
-				u, v := a[start+k], a[start+k+size/2]*wk
-				a[start+k], a[start+k+size/2] = u+v, u-v
-				wk *= w
+			for k := 0; k < half; k++ {
+				w := tw[k*stride]
+				if inverse {
+					w = complex(real(w), -imag(w))
+				}
+				u, v := a[start+k], a[start+k+half]*w
+				a[start+k], a[start+k+half] = u+v, u-v
 			}
 		}
 	}
 	if inverse {
+		s := 1 / float64(n)
 		for i := range a {
-			a[i] /= complex(float64(n), 0)
+			a[i] = complex(real(a[i])*s, imag(a[i])*s)
 		}
 	}
+}
+
+// twiddleCache holds exp(-2πik/n), k < n/2, per transform size; tables
+// are never modified once stored, so estimators on several goroutines can
+// share them.
+var twiddleCache sync.Map // int → []complex128
+
+func twiddles(n int) []complex128 {
+	if t, ok := twiddleCache.Load(n); ok {
+		return t.([]complex128)
+	}
+	t := make([]complex128, n/2)
+	for k := range t {
+		s, c := math.Sincos(-2 * math.Pi * float64(k) / float64(n))
+		t[k] = complex(c, s)
+	}
+	twiddleCache.Store(n, t)
+	return t
 }
 
 func nextPow2(n int) int {
