@@ -8,6 +8,7 @@ import (
 	"image"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -222,21 +223,37 @@ func runWindow(ctx context.Context, src capture.Source, det checkin.Detector, lo
 			p.Update(pf)
 		})
 	}()
+	// Fyne catches SIGINT and SIGTERM itself and quits the app; quitting it
+	// a second time after GLFW has shut down panics. So the app is quit
+	// here only for our own reasons (the duration ran out, the source
+	// failed), never for a signal, and never once it has stopped.
+	var stopped atomic.Bool
+	a.Lifecycle().SetOnStopped(func() { stopped.Store(true) })
+	shown := make(chan struct{})
 	go func() {
-		// Stop the frame goroutine before quitting the app: a source that
-		// ends, a duration that runs out, or a signal all come through here.
 		select {
+		case <-shown:
+			return
 		case <-loopCtx.Done():
+			if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return // a signal or the window closing: Fyne is quitting
+			}
 		case <-done:
-			if ctx.Err() == nil && err == nil {
+			if err == nil {
 				return // a finished file leaves its last frame on screen
 			}
 		}
+		// Stop the frame goroutine before quitting the app.
 		stop()
 		<-done
-		fyne.Do(a.Quit)
+		fyne.Do(func() {
+			if !stopped.Load() {
+				a.Quit()
+			}
+		})
 	}()
 	w.ShowAndRun()
+	close(shown)
 	stop()
 	<-done
 	log.Info("window closed", "frames_shown", p.Shown())

@@ -136,6 +136,12 @@ func TestUIPreviewUnderXvfb(t *testing.T) {
 	if !strings.Contains(errb.String(), "window closed") {
 		t.Errorf("no orderly shutdown in log:\n%s", errb.String())
 	}
+
+	// --duration closes the window by itself, also exiting 0.
+	timed := selfCommand(t, vars, "run", "--demo", "--duration", "2s")
+	if out, err := timed.CombinedOutput(); err != nil {
+		t.Errorf("kiosk run --duration 2s under Xvfb: %v\n%s", err, out)
+	}
 }
 
 // startXvfb starts a private X server and returns its display name.
