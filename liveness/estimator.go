@@ -54,6 +54,17 @@ type Options struct {
 	// MaxMotion is the mean per-frame face movement, in eye distances,
 	// above which a window is rejected; default 0.05.
 	MaxMotion float64
+	// Interference lists fundamentals, in Hz, of known periodic
+	// interference in the traces, such as a recorded video's keyframe
+	// rate (frame rate / GOP length: 1.25 Hz for the common GOP of 12 at
+	// 15 fps). Their harmonics (2×, 3×, … within the band) are removed
+	// from every spectrum, ±InterferenceWidth Hz, before the peak search
+	// and the SNR. The fundamental itself is kept: it may coincide with a
+	// real heart rate, and stripped of its harmonics the artefact loses
+	// the harmonic support a pulse has. Values below 0.5 Hz (whose
+	// harmonics would blanket the band), NaN and Inf are ignored. A live
+	// camera has none; leave it empty.
+	Interference []float64
 }
 
 func (o *Options) defaults() {
@@ -104,6 +115,24 @@ func (f Fusion) String() string {
 		return "geometric"
 	}
 	return "adaptive"
+}
+
+// InterferenceWidth is the half-width, in Hz, of the notch around each
+// harmonic of an Options.Interference fundamental (±3.6 bpm).
+const InterferenceWidth = 0.06
+
+// spectrum is welch with the configured interference removed.
+func (e *Estimator) spectrum(x []float64, fs float64) spectrum {
+	s := welch(x, fs, int(8*fs), 2048)
+	for _, f0 := range e.o.Interference {
+		if !(f0 >= 0.5) || math.IsInf(f0, 0) {
+			continue
+		}
+		for h := 2.0; h*f0 <= BandHi+InterferenceWidth; h++ {
+			s.notch(h*f0, InterferenceWidth)
+		}
+	}
+	return s
 }
 
 // AdaptiveCoherence is the coherence from which Adaptive fuses coherently.
@@ -251,7 +280,7 @@ func (e *Estimator) Estimate() Result {
 			continue
 		}
 		p := e.pulse(r_, g_, b_, fs)
-		usable = append(usable, traced{name, p, welch(p, fs, int(8*fs), 2048)})
+		usable = append(usable, traced{name, p, e.spectrum(p, fs)})
 	}
 	if len(usable) == 0 {
 		r.Reason = "not enough signal: no skin patch was visible for most of the window"
@@ -300,7 +329,7 @@ func (e *Estimator) Estimate() Result {
 			fusedPulse[k] += sign * weights[i] * v / sd
 		}
 	}
-	fused := welch(fusedPulse, fs, int(8*fs), 2048)
+	fused := e.spectrum(fusedPulse, fs)
 	fusion := e.o.Fusion
 	if fusion == Adaptive {
 		fusion = SpectralSum
@@ -347,12 +376,12 @@ func (e *Estimator) Estimate() Result {
 	if ok {
 		// Both a chromatic projection and plain brightness, so white and
 		// coloured flicker both show.
-		ref := welch(e.pulse(rr, rg, rb, fs), fs, int(8*fs), 2048).normalised(BandLo, BandHi)
+		ref := e.spectrum(e.pulse(rr, rg, rb, fs), fs).normalised(BandLo, BandHi)
 		lum := make([]float64, n)
 		for i := range lum {
 			lum[i] = (rr[i] + rg[i] + rb[i]) / 3
 		}
-		lumSpec := welch(bandpass(detrend(lum, fs, 0.5), fs, BandLo, BandHi), fs, int(8*fs), 2048)
+		lumSpec := e.spectrum(bandpass(detrend(lum, fs, 0.5), fs, BandLo, BandHi), fs)
 		r.ReferenceSNR = math.Max(ref.snr(hz, width, BandLo, BandHi), lumSpec.snr(hz, width, BandLo, BandHi))
 		if rh, ok := lumSpec.peak(BandLo, BandHi); ok && math.Abs(rh-hz) <= width && r.ReferenceSNR >= GlobalSNR {
 			r.Global = true

@@ -78,6 +78,47 @@ func TestJitterAndDropsBarelyMoveTheEstimate(t *testing.T) {
 	}
 }
 
+// TestInterferenceHarmonicsAreIgnored: a recorded video's keyframe
+// artefact (GOP 12 at 15 fps: 1.25 Hz with equally strong harmonics, the
+// same in every patch) drags the estimate to 75 bpm, because the harmonic
+// sum credits the artefact's fundamental with its own harmonics. Naming
+// the keyframe rate in Options.Interference removes the harmonics, and
+// the pulse wins again; a pulse next to the kept fundamental is unharmed.
+func TestInterferenceHarmonicsAreIgnored(t *testing.T) {
+	for _, tc := range []struct {
+		bpm, artefact float64
+		minPlainOff   int // of 10 seeds, so the case proves the notch matters
+	}{
+		{140, 0.005, 4},
+		{100, 0.008, 4},
+		{72, 0.008, 0},
+	} {
+		t.Run(fmt.Sprintf("%.0fbpm", tc.bpm), func(t *testing.T) {
+			plainOff := 0
+			for seed := uint64(1); seed <= 10; seed++ {
+				s := synth{BPM: tc.bpm, FPS: 15, Seconds: 10, Motion: 1, GOP: 12, GOPA: tc.artefact, Seed: seed}
+				ss := s.samples()
+				if r := run(Options{}, ss); math.Abs(r.BPM-s.truth()) > 2 {
+					plainOff++
+				}
+				r := run(Options{Interference: []float64{15.0 / 12}}, ss)
+				if err := r.BPM - s.truth(); math.Abs(err) > 2 || !r.Enough {
+					t.Errorf("seed %d: with Interference %.1f bpm (%s), truth %.1f: error %+.1f; want |error| ≤ 2", seed, r.BPM, r.Reason, s.truth(), err)
+				}
+			}
+			if plainOff < tc.minPlainOff {
+				t.Errorf("without Interference %d of 10 estimates were off by > 2 bpm; want ≥ %d, or the artefact is too weak to test the notch", plainOff, tc.minPlainOff)
+			}
+		})
+	}
+	// Nonsense fundamentals are ignored rather than blanking the band.
+	s := synth{BPM: 72, FPS: 30, Seconds: 5, Motion: 1, Seed: 1}
+	r := run(Options{Interference: []float64{0, -1, 0.01, math.NaN(), math.Inf(1)}}, s.samples())
+	if math.Abs(r.BPM-s.truth()) > 2 || !r.Enough {
+		t.Errorf("Interference of nonsense values: %.1f bpm (%s); want %.1f ± 2", r.BPM, r.Reason, s.truth())
+	}
+}
+
 func TestStillPhotoIsRejected(t *testing.T) {
 	for seed := uint64(1); seed <= 10; seed++ {
 		s := synth{BPM: 0, FPS: 30, Seconds: 9, Motion: 1, Seed: seed}

@@ -330,6 +330,15 @@ func (s spectrum) snr(f0, width, lo, hi float64) float64 {
 	return 10 * math.Log10(sig/noise)
 }
 
+// notch zeroes the bins within ±width Hz of f.
+func (s spectrum) notch(f, width float64) {
+	lo := max(0, int(math.Ceil((f-width)/s.df)))
+	hi := min(len(s.p)-1, int(math.Floor((f+width)/s.df)))
+	for k := lo; k <= hi; k++ {
+		s.p[k] = 0
+	}
+}
+
 // normalised returns the spectrum scaled to unit power within lo–hi Hz.
 func (s spectrum) normalised(lo, hi float64) spectrum {
 	var tot float64

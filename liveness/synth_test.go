@@ -24,7 +24,14 @@ type synth struct {
 	FlickerA  float64
 	Tone      RGB     // skin tone; default a medium tone
 	HRV       float64 // relative heart-rate variability at 0.12 Hz; default 0.03, negative for none
-	Seed      uint64
+	// GOP and GOPA model a recorded video's codec: every keyframe shifts
+	// the red chroma by GOPA (relative to the skin colour) against the
+	// frames between, the same in every patch, so an artefact appears at
+	// FPS/GOP Hz with equally strong harmonics (seen on the shared patch
+	// videos, GOP 12 at 15 fps).
+	GOP  int
+	GOPA float64
+	Seed uint64
 }
 
 func (s synth) samples() []Sample {
@@ -74,11 +81,18 @@ func (s synth) samples() []Sample {
 			shade += s.Motion * 0.01 * rng.NormFloat64()
 		}
 		sm := Sample{Patches: map[string]RGB{}, Motion: motion}
+		codec := 0.0
+		if s.GOP > 0 {
+			codec = -s.GOPA / float64(s.GOP-1)
+			if i%s.GOP == 0 {
+				codec = s.GOPA
+			}
+		}
 		for _, p := range names {
 			a := s.Amplitude * gain[p] * ppg
 			k := light * shade
 			sm.Patches[p] = RGB{
-				R: tone.R*k*tint.R*(1+0.43*a) + rng.NormFloat64()*s.Noise,
+				R: tone.R*k*tint.R*(1+0.43*a+codec) + rng.NormFloat64()*s.Noise,
 				G: tone.G*k*tint.G*(1+a) + rng.NormFloat64()*s.Noise,
 				B: tone.B*k*tint.B*(1+0.69*a) + rng.NormFloat64()*s.Noise,
 			}
