@@ -17,8 +17,12 @@ const driverName = "kiosk-store-sqlite3"
 //   - secure_delete overwrites deleted content with zeros;
 //   - temp_store=MEMORY keeps sort and temp tables out of TMPDIR;
 //   - synchronous=FULL makes a commit durable before Put returns;
-//   - journal_size_limit caps the WAL file left after a checkpoint.
+//   - journal_size_limit caps the WAL file left after a checkpoint;
+//   - page_size=16384 (only takes effect when the file is created) puts a
+//     48 KiB photo on 3 overflow pages instead of 12: purging 10k records
+//     takes about half the time of 4 KiB pages (docs/bench/store.md).
 var connPragmas = []string{
+	"PRAGMA page_size=16384",
 	"PRAGMA secure_delete=ON",
 	"PRAGMA foreign_keys=ON",
 	"PRAGMA temp_store=MEMORY",

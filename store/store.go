@@ -119,7 +119,10 @@ type Store struct {
 // ErrDegraded and the cause). A caller that must fail closed returns the
 // error; a kiosk that keeps serving keeps the Store, whose Health reports
 // the reason, whose Stats still work, and whose writes fail with
-// ErrDegraded. Open returns a nil Store only for misuse (no Keys, empty dir).
+// ErrDegraded. Whenever the Store is non-nil, Close it, even if err is
+// non-nil (a degraded store whose database opened keeps its purge timer).
+// Open returns a nil Store only for misuse (no Keys, empty dir, negative
+// durations).
 func Open(dir string, opts Options) (*Store, error) {
 	if opts.Keys == nil {
 		return nil, errors.New("store.Open: Options.Keys is nil")
@@ -166,10 +169,10 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	s.clk = &storeClock{now: opts.Now, elapsed: opts.Elapsed}
 	s.clk.anchor(opts.Now(), opts.Elapsed())
-	if err := s.open(); err != nil {
-		return s, err
-	}
-	if !opts.DisablePurge {
+	openErr := s.open()
+	// A degraded store whose database opened (wrong KEK) still purges:
+	// retention does not wait for the keys to be fixed.
+	if s.db != nil && !opts.DisablePurge {
 		run, err := s.Purge(context.Background())
 		if err != nil {
 			s.log.Warn("start-up purge failed", "err", err)
@@ -179,7 +182,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		}
 		s.startTimer()
 	}
-	return s, nil
+	return s, openErr
 }
 
 func (s *Store) open() error {

@@ -81,7 +81,7 @@ func TestPragmas(t *testing.T) {
 	for _, tc := range []struct{ pragma, want string }{
 		{"journal_mode", "wal"}, {"secure_delete", "1"}, {"foreign_keys", "1"},
 		{"temp_store", "2"}, {"synchronous", "2"}, {"journal_size_limit", "1048576"},
-		{"busy_timeout", "5000"}, {"user_version", fmt.Sprint(SchemaVersion)},
+		{"busy_timeout", "5000"}, {"page_size", "16384"}, {"user_version", fmt.Sprint(SchemaVersion)},
 	} {
 		var got string
 		if err := s.db.QueryRow("PRAGMA " + tc.pragma).Scan(&got); err != nil || got != tc.want {
