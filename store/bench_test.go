@@ -2,10 +2,10 @@ package store
 
 import (
 	"bytes"
-	"slices"
 	"context"
 	"crypto/rand"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 )
