@@ -212,3 +212,87 @@ func TestSettings(t *testing.T) {
 		t.Errorf("SetSetting(bad key) = nil; want error")
 	}
 }
+
+// TestMigrateFromV1 opens a database left at schema version 1 and checks
+// that Open applies the later migrations and keeps the data.
+func TestMigrateFromV1(t *testing.T) {
+	dir := t.TempDir()
+	db, err := openDB(filepath.Join(dir, DBFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(migrations[0]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("PRAGMA user_version=1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("INSERT INTO settings(key, value) VALUES('op.kept', 'yes')"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s := openTest(t, dir, defaultOpts(t, newFakeClock(), newTestKeys(t)))
+	var v int
+	s.db.QueryRow("PRAGMA user_version").Scan(&v)
+	if v != SchemaVersion || SchemaVersion < 2 {
+		t.Errorf("user_version after Open = %d; want %d", v, SchemaVersion)
+	}
+	if got, ok, err := s.Setting(context.Background(), "kept"); got != "yes" || !ok || err != nil {
+		t.Errorf("Setting(kept) after migration = %q, %v, %v; want yes", got, ok, err)
+	}
+	mustPut(t, s, sampleCheckIn(1)) // needs the counters table from migration 2
+}
+
+// TestConcurrentPutsDuringPurge runs writers while the timer purges in
+// small batches (run it with -race).
+func TestConcurrentPutsDuringPurge(t *testing.T) {
+	clk := newFakeClock()
+	tick := make(chan time.Time)
+	done := make(chan PurgeRun, 16)
+	opts := defaultOpts(t, clk, newTestKeys(t))
+	opts.Retention = time.Minute
+	opts.PurgeBatch = 3
+	opts.Tick = tick
+	opts.Logger = nil
+	opts.OnPurge = func(r PurgeRun, err error) { done <- r }
+	s := openTest(t, t.TempDir(), opts)
+	<-done // start-up run
+	ctx := context.Background()
+	errc := make(chan error, 4)
+	for w := range 4 {
+		go func() {
+			for i := range 25 {
+				if _, err := s.Put(ctx, sampleCheckIn(w*100+i)); err != nil {
+					errc <- err
+					return
+				}
+				if i == 10 && w == 0 {
+					clk.Advance(2 * time.Minute)
+				}
+			}
+			errc <- nil
+		}()
+	}
+	go func() {
+		for range 3 {
+			tick <- clk.Now()
+		}
+	}()
+	for range 4 {
+		if err := <-errc; err != nil {
+			t.Fatalf("Put during purge = %v", err)
+		}
+	}
+	var deleted int64
+	for range 3 {
+		deleted += (<-done).Deleted
+	}
+	clk.Advance(2 * time.Minute)
+	run, err := s.Purge(ctx)
+	if err != nil || run.RecordsHeld != 0 || deleted+run.Deleted != 100 {
+		t.Errorf("after all purges: held %d, deleted %d+%d, %v; want 0 held, 100 deleted", run.RecordsHeld, deleted, run.Deleted, err)
+	}
+	if _, n, err := s.VerifyChain(ctx); err != nil || n != 5 {
+		t.Errorf("VerifyChain = %d, %v; want 5 runs", n, err)
+	}
+}
