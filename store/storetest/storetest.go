@@ -87,9 +87,14 @@ type clock struct {
 	mono time.Duration
 }
 
-func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.wall }
-func (c *clock) Elapsed() time.Duration  { c.mu.Lock(); defer c.mu.Unlock(); return c.mono }
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.wall = c.wall.Add(d); c.mono += d }
+func (c *clock) Now() time.Time         { c.mu.Lock(); defer c.mu.Unlock(); return c.wall }
+func (c *clock) Elapsed() time.Duration { c.mu.Lock(); defer c.mu.Unlock(); return c.mono }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.wall = c.wall.Add(d)
+	c.mono += d
+}
 
 // CryptoErase is the crypto-erase acceptance on provider p (hour epochs):
 // it writes records in the provider's oldest epoch and the next, copies the
