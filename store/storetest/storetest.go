@@ -22,7 +22,9 @@ import (
 // ProviderContract checks the behaviour store relies on: 32-byte keys,
 // deterministic forward derivation, and that AdvancePast(e) makes every
 // epoch <= e fail while later epochs keep their keys.
-func ProviderContract(t testing.TB, p store.KeyProvider) {
+// clk is the provider's clock (nil if it has none); it is advanced so that
+// the erased epochs have ended.
+func ProviderContract(t testing.TB, p store.KeyProvider, clk *Clock) {
 	t.Helper()
 	v := p.CurrentKEKVersion()
 	kek, err := p.KEK(v)
@@ -58,6 +60,8 @@ func ProviderContract(t testing.TB, p store.KeyProvider) {
 			t.Errorf("EpochKey(%d) below the oldest epoch %d = nil error; want an error", o-1, o)
 		}
 	}
+	clk = clockFor(clk, o)
+	moveInto(clk, o+2, store.DefaultEpochLength)
 	if err := p.AdvancePast(o + 1); err != nil {
 		t.Fatalf("AdvancePast(%d) = %v", o+1, err)
 	}
@@ -80,35 +84,67 @@ func ProviderContract(t testing.TB, p store.KeyProvider) {
 	}
 }
 
-// clock is a stepped wall and monotonic clock.
-type clock struct {
+// Clock is a stepped wall and monotonic clock. A provider that checks
+// which epochs have ended (tpmkeys refuses to erase the current epoch) must
+// read the same clock as the store under test: build the provider with
+// Now: clk.Now and pass clk to the checks.
+type Clock struct {
 	mu   sync.Mutex
 	wall time.Time
 	mono time.Duration
 }
 
-func (c *clock) Now() time.Time         { c.mu.Lock(); defer c.mu.Unlock(); return c.wall }
-func (c *clock) Elapsed() time.Duration { c.mu.Lock(); defer c.mu.Unlock(); return c.mono }
-func (c *clock) Advance(d time.Duration) {
+// NewClock returns a clock reading t.
+func NewClock(t time.Time) *Clock { return &Clock{wall: t} }
+
+// Now is the wall clock.
+func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.wall }
+
+// Elapsed is the monotonic clock.
+func (c *Clock) Elapsed() time.Duration { c.mu.Lock(); defer c.mu.Unlock(); return c.mono }
+
+// Advance moves both clocks forward by d.
+func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.wall = c.wall.Add(d)
 	c.mono += d
 }
 
+// moveInto advances clk to one minute into epoch e of length l if it is
+// earlier than that.
+func moveInto(clk *Clock, e uint64, l time.Duration) {
+	at := time.Unix(int64(e)*int64(l/time.Second), 0).Add(time.Minute)
+	if now := clk.Now(); now.Before(at) {
+		clk.Advance(at.Sub(now))
+	}
+}
+
+func clockFor(clk *Clock, oldest uint64) *Clock {
+	if clk == nil {
+		clk = NewClock(time.Unix(int64(oldest)*int64(store.DefaultEpochLength/time.Second), 0).UTC())
+	}
+	return clk
+}
+
 // CryptoErase is the crypto-erase acceptance on provider p (hour epochs):
 // it writes records in the provider's oldest epoch and the next, copies the
 // data directory, lets the first group expire and purges, then opens the
 // copy with the same provider: the purged epoch must be unreadable and the
-// live one must open.
-func CryptoErase(t testing.TB, p store.KeyProvider) {
+// live one must open. clk is the provider's clock (nil if it has none); it
+// must not be past the provider's oldest epoch.
+func CryptoErase(t testing.TB, p store.KeyProvider, clk *Clock) {
 	t.Helper()
 	oldest, err := p.OldestEpoch()
 	if err != nil {
 		t.Fatal(err)
 	}
 	epochLen := store.DefaultEpochLength
-	clk := &clock{wall: time.Unix(int64(oldest)*int64(epochLen/time.Second), 0).Add(time.Minute).UTC()}
+	clk = clockFor(clk, oldest)
+	if e := store.EpochOf(clk.Now(), epochLen); e > oldest {
+		t.Fatalf("clock is in epoch %d, past the provider's oldest epoch %d; start it earlier", e, oldest)
+	}
+	moveInto(clk, oldest, epochLen)
 	dir := filepath.Join(t.TempDir(), "data")
 	opts := store.Options{Keys: p, Retention: 90 * time.Minute, Now: clk.Now, Elapsed: clk.Elapsed, Tick: make(chan time.Time)}
 	ctx := context.Background()
@@ -150,7 +186,7 @@ func CryptoErase(t testing.TB, p store.KeyProvider) {
 	if err != nil || run.Deleted != 3 || run.RatchetOldest != oldest+1 {
 		t.Fatalf("Purge = deleted %d ratchet %d, %v; want 3, %d", run.Deleted, run.RatchetOldest, err, oldest+1)
 	}
-	bclk := &clock{wall: late[0].CreatedAt}
+	bclk := NewClock(late[0].CreatedAt)
 	bopts := opts
 	bopts.Now, bopts.Elapsed, bopts.DisablePurge = bclk.Now, bclk.Elapsed, true
 	b, err := store.Open(backup, bopts)

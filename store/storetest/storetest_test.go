@@ -19,9 +19,9 @@ func newMemKeys(t testing.TB) *store.MemoryKeys {
 	return k
 }
 
-func TestMemoryKeysContract(t *testing.T) { ProviderContract(t, newMemKeys(t)) }
+func TestMemoryKeysContract(t *testing.T) { ProviderContract(t, newMemKeys(t), nil) }
 
-func TestMemoryKeysCryptoErase(t *testing.T) { CryptoErase(t, newMemKeys(t)) }
+func TestMemoryKeysCryptoErase(t *testing.T) { CryptoErase(t, newMemKeys(t), nil) }
 
 // neverErases is a provider whose AdvancePast does nothing.
 type neverErases struct{ *store.MemoryKeys }
@@ -57,12 +57,12 @@ func (r *recorder) Error(a ...any)            { r.Errorf("%s", fmt.Sprint(a...))
 func (r *recorder) Fatalf(f string, a ...any) { r.Errorf(f, a...); runtime.Goexit() }
 func (r *recorder) Fatal(a ...any)            { r.Error(a...); runtime.Goexit() }
 
-func run(t *testing.T, check func(testing.TB, store.KeyProvider), p store.KeyProvider) []string {
+func run(t *testing.T, check func(testing.TB, store.KeyProvider, *Clock), p store.KeyProvider) []string {
 	r := &recorder{TB: t}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		check(r, p)
+		check(r, p, nil)
 	}()
 	<-done
 	return r.failed
@@ -72,7 +72,7 @@ func run(t *testing.T, check func(testing.TB, store.KeyProvider), p store.KeyPro
 func TestChecksCanFail(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		check func(testing.TB, store.KeyProvider)
+		check func(testing.TB, store.KeyProvider, *Clock)
 		p     func(t *testing.T) store.KeyProvider
 	}{
 		{"contract/never erases", ProviderContract, func(t *testing.T) store.KeyProvider { return neverErases{newMemKeys(t)} }},
