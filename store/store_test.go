@@ -296,3 +296,42 @@ func TestConcurrentPutsDuringPurge(t *testing.T) {
 		t.Errorf("VerifyChain = %d, %v; want 5 runs", n, err)
 	}
 }
+
+// TestKEKRotation adds KEK version 2: old records keep opening under
+// version 1, new ones are wrapped under 2, and dropping version 1 from the
+// provider makes exactly the old records unreadable.
+func TestKEKRotation(t *testing.T) {
+	clk := newFakeClock()
+	keys := newTestKeys(t)
+	dir := t.TempDir()
+	opts := defaultOpts(t, clk, keys)
+	s := openTest(t, dir, opts)
+	ctx := context.Background()
+	old := mustPut(t, s, sampleCheckIn(1))
+	s.Close()
+	if err := keys.AddKEK(2, bytes.Repeat([]byte{0x22}, 32)); err != nil {
+		t.Fatal(err)
+	}
+	s = openTest(t, dir, opts)
+	young := mustPut(t, s, sampleCheckIn(2))
+	var v1, v2 int
+	s.db.QueryRow("SELECT kek_version FROM checkins WHERE id=?", int64(old.ID)).Scan(&v1)
+	s.db.QueryRow("SELECT kek_version FROM checkins WHERE id=?", int64(young.ID)).Scan(&v2)
+	if v1 != 1 || v2 != 2 {
+		t.Errorf("KEK versions = %d, %d; want 1, 2", v1, v2)
+	}
+	for _, m := range []Meta{old, young} {
+		if _, err := s.Get(ctx, m.ID); err != nil {
+			t.Errorf("Get(%d) after rotation = %v", m.ID, err)
+		}
+	}
+	keys.mu.Lock()
+	delete(keys.keks, 1)
+	keys.mu.Unlock()
+	if _, err := s.Get(ctx, old.ID); !errors.Is(err, ErrUnreadable) {
+		t.Errorf("Get(v1 record) without KEK v1 = %v; want ErrUnreadable", err)
+	}
+	if _, err := s.Get(ctx, young.ID); err != nil {
+		t.Errorf("Get(v2 record) without KEK v1 = %v; want nil", err)
+	}
+}
