@@ -316,11 +316,15 @@ func (s *Store) usable(needKeys bool) (*sql.DB, error) {
 	return s.db, nil
 }
 
-// writeFailed classifies a failed write and degrades on disk full.
+// writeFailed classifies a failed write and degrades on disk full or
+// corruption found while writing.
 func (s *Store) writeFailed(what string, err error) error {
 	err = classify(err)
-	if errors.Is(err, ErrDiskFull) {
+	switch {
+	case errors.Is(err, ErrDiskFull):
 		s.degrade("disk full: free space on the data partition", err)
+	case errors.Is(err, ErrCorrupt):
+		s.degrade("the database is corrupt", err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
