@@ -3,18 +3,17 @@ package main
 import (
 	"cmp"
 	"context"
-	"encoding/csv"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"kiosk/capture"
@@ -23,7 +22,6 @@ import (
 
 func init() {
 	register(command{name: "pulse", summary: "heart rate from skin-patch videos (--whole-frame: each file is one patch of the same moment)", run: runPulse})
-	register(command{name: "eval rppg", summary: "heart-rate accuracy over a folder of patch videos with ground_truth.csv", run: runEvalRPPG})
 }
 
 // pulseReport is the estimate for one recording.
@@ -36,14 +34,52 @@ type pulseReport struct {
 	// the figure to compare with a mean heart rate.
 	BPM     float64 `json:"bpm"`
 	Windows int     `json:"windows"`
+	// SNR is the median over the windows, in dB.
+	SNR float64 `json:"snr_db"`
+	// Interference holds the keyframe rates (Hz) read from the files'
+	// AVI indexes whose harmonics were removed from the spectra.
+	Interference []float64 `json:"interference_hz,omitempty"`
 	// Last is the final window's full result.
 	Last liveness.Result `json:"last"`
+}
+
+// patchOptions configures estimatePatches.
+type patchOptions struct {
+	Window time.Duration
+	Method liveness.Method
+	Fusion liveness.Fusion
+	// KeyframeNotch reads each file's keyframe interval (GOP) from its AVI
+	// index and passes the keyframe rate to liveness.Options.Interference.
+	KeyframeNotch bool
+}
+
+// addPatchFlags registers the flags pulse and eval rppg share; call the
+// returned function after parsing.
+func addPatchFlags(fs *flag.FlagSet) func() (patchOptions, error) {
+	window := fs.Duration("window", 10*time.Second, "analysis window")
+	methodName := fs.String("method", "POS", "POS or CHROM")
+	fusionName := fs.String("fusion", "adaptive", "how patches combine: adaptive, coherent, spectral or geometric")
+	notch := fs.Bool("keyframe-notch", true, "remove the harmonics of each AVI file's keyframe rate (codec artefact) from the spectra")
+	return func() (patchOptions, error) {
+		o := patchOptions{Window: *window, KeyframeNotch: *notch}
+		var err error
+		if o.Method, err = parseMethod(*methodName); err != nil {
+			return o, err
+		}
+		if o.Fusion, err = parseFusion(*fusionName); err != nil {
+			return o, err
+		}
+		if o.Window <= 0 {
+			return o, fmt.Errorf("--window %v: want a positive duration", o.Window)
+		}
+		return o, nil
+	}
 }
 
 // estimatePatches reads the files frame by frame in lockstep, each file's
 // whole-frame mean colour standing for one skin patch, and estimates the
 // heart rate over sliding windows.
-func estimatePatches(ctx context.Context, files []string, window time.Duration, method liveness.Method, fusion liveness.Fusion) (pulseReport, error) {
+func estimatePatches(ctx context.Context, files []string, o patchOptions) (pulseReport, error) {
 	rep := pulseReport{Files: files}
 	var srcs []*capture.File
 	defer func() {
@@ -60,9 +96,12 @@ func estimatePatches(ctx context.Context, files []string, window time.Duration, 
 		srcs = append(srcs, s)
 	}
 	rep.FPS = srcs[0].FPS()
-	est := liveness.NewEstimator(liveness.Options{Window: window, MinWindow: window, Method: method, Fusion: fusion})
+	if o.KeyframeNotch {
+		rep.Interference = keyframeRates(files, rep.FPS)
+	}
+	est := liveness.NewEstimator(liveness.Options{Window: o.Window, MinWindow: o.Window, Method: o.Method, Fusion: o.Fusion, Interference: rep.Interference})
 	step := int(math.Max(1, 2*rep.FPS)) // re-estimate every 2 s
-	var bpms, weights []float64
+	var bpms, weights, snrs []float64
 	for {
 		s := liveness.Sample{Patches: map[string]liveness.RGB{}, Motion: -1}
 		ended := false
@@ -90,6 +129,7 @@ func estimatePatches(ctx context.Context, files []string, window time.Duration, 
 			if r := est.Estimate(); r.Enough {
 				bpms = append(bpms, r.BPM)
 				weights = append(weights, math.Pow(10, math.Max(r.SNR, -20)/10))
+				snrs = append(snrs, r.SNR)
 			}
 		}
 	}
@@ -103,6 +143,8 @@ func estimatePatches(ctx context.Context, files []string, window time.Duration, 
 		return rep, fmt.Errorf("not enough signal: %.1f s of video, %s", rep.Seconds, rep.Last.Reason)
 	}
 	rep.BPM = weightedMedian(bpms, weights)
+	slices.Sort(snrs)
+	rep.SNR = snrs[len(snrs)/2]
 	return rep, nil
 }
 
@@ -152,9 +194,7 @@ func runPulse(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet(e, "pulse", "pulse --whole-frame [--json] FILE...\n\nEach file is one skin patch recorded at the same moment (e.g. forehead and cheeks).")
 	asJSON := fs.Bool("json", false, "print JSON")
 	whole := fs.Bool("whole-frame", false, "treat each file's whole frame as one skin patch (required: face videos go to 'kiosk analyze')")
-	window := fs.Duration("window", 10*time.Second, "analysis window")
-	methodName := fs.String("method", "POS", "POS or CHROM")
-	fusionName := fs.String("fusion", "adaptive", "how patches combine: adaptive, coherent, spectral or geometric")
+	patchOpts := addPatchFlags(fs)
 	if ok, code := parseArgs(fs, args, atLeast(1)); !ok {
 		return code
 	}
@@ -162,27 +202,27 @@ func runPulse(ctx context.Context, e *env, args []string) int {
 		fs.Usage()
 		return exitBadInput
 	}
-	method, err := parseMethod(*methodName)
+	o, err := patchOpts()
 	if err != nil {
 		fmt.Fprintln(e.stderr, "kiosk pulse:", err)
 		return exitBadInput
 	}
-	fusion, err := parseFusion(*fusionName)
-	if err != nil {
-		fmt.Fprintln(e.stderr, "kiosk pulse:", err)
-		return exitBadInput
-	}
-	rep, err := estimatePatches(ctx, fs.Args(), *window, method, fusion)
+	rep, err := estimatePatches(ctx, fs.Args(), o)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "kiosk pulse: %v\n", err)
 		return exitBadInput
 	}
 	if *asJSON {
-		json.NewEncoder(e.stdout).Encode(rep)
+		// jsonSafe: a recording without a reference region has no
+		// reference SNR (-Inf), which plain JSON cannot hold.
+		if err := json.NewEncoder(e.stdout).Encode(jsonSafe(rep)); err != nil {
+			fmt.Fprintln(e.stderr, "kiosk pulse: writing JSON:", err)
+			return exitFailure
+		}
 		return exitOK
 	}
 	fmt.Fprintf(e.stdout, "%.1f bpm (median of %d windows of %v over %.0f s at %.0f fps); last window: %.1f bpm, SNR %.1f dB, coherence %.2f\n",
-		rep.BPM, rep.Windows, *window, rep.Seconds, rep.FPS, rep.Last.BPM, rep.Last.SNR, rep.Last.Coherence)
+		rep.BPM, rep.Windows, o.Window, rep.Seconds, rep.FPS, rep.Last.BPM, rep.Last.SNR, rep.Last.Coherence)
 	return exitOK
 }
 
@@ -200,121 +240,82 @@ func parseFusion(s string) (liveness.Fusion, error) {
 	return 0, fmt.Errorf("unknown --fusion %q: want adaptive, coherent, spectral or geometric", s)
 }
 
-type rppgRow struct {
-	Subject   string  `json:"subject"`
-	Truth     float64 `json:"truth_bpm"`
-	Estimate  float64 `json:"estimate_bpm"`
-	Error     float64 `json:"error_bpm"`
-	Baseline  float64 `json:"forehead_only_bpm"`
-	Coherence float64 `json:"coherence"`
-	Problem   string  `json:"problem,omitempty"`
-}
-
-func runEvalRPPG(ctx context.Context, e *env, args []string) int {
-	fs := newFlagSet(e, "eval rppg", "eval rppg [--json] DIR\n\nDIR holds ground_truth.csv (country,video,mean_hr_bpm) and COUNTRY/VIDEO_{forehead,leftcheek,rightcheek}.avi.")
-	asJSON := fs.Bool("json", false, "print JSON")
-	window := fs.Duration("window", 10*time.Second, "analysis window")
-	methodName := fs.String("method", "POS", "POS or CHROM")
-	fusionName := fs.String("fusion", "adaptive", "how patches combine: adaptive, coherent, spectral or geometric")
-	if ok, code := parseArgs(fs, args, exactly(1)); !ok {
-		return code
-	}
-	method, err := parseMethod(*methodName)
-	if err != nil {
-		fmt.Fprintln(e.stderr, "kiosk eval rppg:", err)
-		return exitBadInput
-	}
-	fusion, err := parseFusion(*fusionName)
-	if err != nil {
-		fmt.Fprintln(e.stderr, "kiosk eval rppg:", err)
-		return exitBadInput
-	}
-	dir := fs.Arg(0)
-	f, err := os.Open(filepath.Join(dir, "ground_truth.csv"))
-	if err != nil {
-		fmt.Fprintf(e.stderr, "kiosk eval rppg: %v\n", err)
-		return exitBadInput
-	}
-	recs, err := csv.NewReader(f).ReadAll()
-	f.Close()
-	if err != nil || len(recs) < 2 {
-		fmt.Fprintf(e.stderr, "kiosk eval rppg: ground_truth.csv: want a header and rows of country,video,mean_hr_bpm (%v)\n", err)
-		return exitBadInput
-	}
-	var rows []rppgRow
-	for _, rec := range recs[1:] {
-		if len(rec) < 3 {
-			continue
-		}
-		truth, err := strconv.ParseFloat(strings.TrimSpace(rec[2]), 64)
+// keyframeRates is the distinct keyframe rates (fps / GOP, Hz) of the
+// files that have an AVI index with a regular keyframe interval.
+func keyframeRates(files []string, fps float64) []float64 {
+	var rates []float64
+	for _, path := range files {
+		f, err := os.Open(path)
 		if err != nil {
-			fmt.Fprintf(e.stderr, "kiosk eval rppg: bad heart rate %q\n", rec[2])
-			return exitBadInput
-		}
-		row := rppgRow{Subject: rec[0] + "/" + rec[1], Truth: truth}
-		base := filepath.Join(dir, rec[0], rec[1])
-		patches := []string{base + "_forehead.avi", base + "_leftcheek.avi", base + "_rightcheek.avi"}
-		rep, err := estimatePatches(ctx, patches, *window, method, fusion)
-		if err != nil {
-			row.Problem = err.Error()
-		} else {
-			row.Estimate, row.Error, row.Coherence = rep.BPM, rep.BPM-truth, rep.Last.Coherence
-		}
-		if b, err := estimatePatches(ctx, patches[:1], *window, method, fusion); err == nil {
-			row.Baseline = b.BPM
-		}
-		rows = append(rows, row)
-	}
-	summary := summariseRPPG(rows)
-	if *asJSON {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(map[string]any{"dir": dir, "method": method.String(), "rows": rows, "summary": summary})
-		return exitOK
-	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "subject\ttruth\testimate\terror\tforehead only\terror\tcoherence\t")
-	for _, r := range rows {
-		if r.Problem != "" {
-			fmt.Fprintf(tw, "%s\t%.1f\t-\t-\t%.1f\t-\t-\t(%s)\n", r.Subject, r.Truth, r.Baseline, r.Problem)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%+.1f\t%.1f\t%+.1f\t%.2f\t\n", r.Subject, r.Truth, r.Estimate, r.Error, r.Baseline, r.Baseline-r.Truth, r.Coherence)
-	}
-	tw.Flush()
-	keys := make([]string, 0, len(summary))
-	for k := range summary {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		s := summary[k]
-		fmt.Fprintf(e.stdout, "MAE %-14s %.2f bpm (forehead only %.2f) over %d videos\n", k, s.MAE, s.BaselineMAE, s.N)
-	}
-	return exitOK
-}
-
-type rppgSummary struct {
-	N           int     `json:"n"`
-	MAE         float64 `json:"mae_bpm"`
-	BaselineMAE float64 `json:"forehead_only_mae_bpm"`
-}
-
-func summariseRPPG(rows []rppgRow) map[string]rppgSummary {
-	out := map[string]rppgSummary{}
-	add := func(k string, r rppgRow) {
-		s := out[k]
-		s.MAE = (s.MAE*float64(s.N) + math.Abs(r.Error)) / float64(s.N+1)
-		s.BaselineMAE = (s.BaselineMAE*float64(s.N) + math.Abs(r.Baseline-r.Truth)) / float64(s.N+1)
-		s.N++
-		out[k] = s
-	}
-	for _, r := range rows {
-		if r.Problem != "" {
+		gop, ok := aviKeyframeInterval(f)
+		f.Close()
+		if !ok || fps <= 0 {
 			continue
 		}
-		add("all", r)
-		add(strings.SplitN(r.Subject, "/", 2)[0], r)
+		if r := fps / float64(gop); !slices.Contains(rates, r) {
+			rates = append(rates, r)
+		}
 	}
-	return out
+	return rates
+}
+
+// maxAVIIndex bounds the idx1 chunk read (16 bytes per entry: over four
+// million entries).
+const maxAVIIndex = 64 << 20
+
+// aviKeyframeInterval reads an AVI 1.0 file's idx1 index and returns its
+// regular keyframe interval (GOP length) in video frames: the longest gap
+// between keyframes that recurs at least three times and spans at least a
+// quarter of the frames (scene-cut keyframes only shorten gaps, and a few
+// stray long gaps are not a rhythm). ok is false for other containers,
+// for intra-only video (every frame a keyframe), and for damaged indexes.
+func aviKeyframeInterval(r io.ReadSeeker) (gop int, ok bool) {
+	var hdr [12]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil || string(hdr[:4]) != "RIFF" || string(hdr[8:]) != "AVI " {
+		return 0, false
+	}
+	var idx []byte
+	for {
+		var ck [8]byte
+		if _, err := io.ReadFull(r, ck[:]); err != nil {
+			return 0, false
+		}
+		size := int64(binary.LittleEndian.Uint32(ck[4:]))
+		if string(ck[:4]) == "idx1" {
+			if size > maxAVIIndex {
+				return 0, false
+			}
+			idx = make([]byte, size)
+			if _, err := io.ReadFull(r, idx); err != nil {
+				return 0, false
+			}
+			break
+		}
+		if _, err := r.Seek(size+size&1, io.SeekCurrent); err != nil {
+			return 0, false
+		}
+	}
+	gaps := map[int]int{}
+	frame, last := 0, -1
+	for off := 0; off+16 <= len(idx); off += 16 {
+		id := idx[off : off+4]
+		if string(id[2:]) != "dc" && string(id[2:]) != "db" {
+			continue // audio, text, padding
+		}
+		if binary.LittleEndian.Uint32(idx[off+4:])&0x10 != 0 { // AVIIF_KEYFRAME
+			if last >= 0 {
+				gaps[frame-last]++
+			}
+			last = frame
+		}
+		frame++
+	}
+	for g, n := range gaps {
+		if g >= 2 && n >= 3 && 4*g*n >= frame && g > gop {
+			gop = g
+		}
+	}
+	return gop, gop > 0
 }
