@@ -44,6 +44,7 @@ type Handler struct {
 
 	mu       sync.Mutex
 	cached   *Signed
+	body     []byte // cached's JSON envelope
 	key      cacheKey
 	signedAt time.Time
 	signs    int64
@@ -93,11 +94,16 @@ func (h *Handler) Signatures() int64 {
 // Current returns the signed report the handler serves now, signing a new
 // one if the state changed or the cached one is too old.
 func (h *Handler) Current(ctx context.Context) (*Signed, error) {
+	signed, _, err := h.current(ctx)
+	return signed, err
+}
+
+func (h *Handler) current(ctx context.Context) (*Signed, []byte, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s, err := h.snapshot(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	k := cacheKey{policy: s.Policy, runs: s.Chain.Runs, head: s.Chain.Head, recordsHeld: s.RecordsHeld}
 	if s.LatestRun != nil {
@@ -105,15 +111,19 @@ func (h *Handler) Current(ctx context.Context) (*Signed, error) {
 	}
 	now := h.opts.Now()
 	if h.cached != nil && k == h.key && now.Sub(h.signedAt) < h.opts.MaxCacheAge && !now.Before(h.signedAt) {
-		return h.cached, nil
+		return h.cached, h.body, nil
 	}
 	signed, err := h.b.Build(s)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	h.cached, h.key, h.signedAt = signed, k, now
+	body, err := json.Marshal(signed)
+	if err != nil {
+		return nil, nil, err
+	}
+	h.cached, h.body, h.key, h.signedAt = signed, append(body, '\n'), k, now
 	h.signs++
-	return signed, nil
+	return signed, h.body, nil
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -124,7 +134,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, "method not allowed; use GET")
 		return
 	}
-	signed, err := h.Current(r.Context())
+	signed, body, err := h.current(r.Context())
 	if err != nil {
 		h.opts.Logger.Error("evidence: cannot serve the retention report", "err", err)
 		writeError(w, http.StatusServiceUnavailable, "retention evidence is unavailable")
@@ -135,13 +145,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(signed.JWS))
 		return
 	}
-	body, err := json.Marshal(signed)
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "encoding the report failed")
-		return
-	}
 	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(append(body, '\n'))
+	_, _ = w.Write(body)
 }
 
 func writeError(w http.ResponseWriter, code int, msg string) {

@@ -3,9 +3,12 @@ package evidence
 import (
 	"context"
 	"crypto"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -172,5 +175,65 @@ func TestHandlerConcurrent(t *testing.T) {
 	wg.Wait()
 	if n := hf.signer.n.Load(); n != 1 {
 		t.Errorf("320 concurrent GETs made %d signatures; want 1", n)
+	}
+}
+
+// TestBuilderDoesNotPrintKey: a Builder holding a bare private key prints
+// only its key id, whatever the verb.
+func TestBuilderDoesNotPrintKey(t *testing.T) {
+	key := newKey(t)
+	b, err := NewBuilder(key, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := key.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, dhex := new(big.Int).SetBytes(raw).String(), hex.EncodeToString(raw)
+	if !strings.Contains(fmt.Sprintf("%v", key), d) {
+		t.Fatal("the bare key does not print its scalar in decimal; this test would prove nothing")
+	}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		out := fmt.Sprintf(verb, b)
+		if strings.Contains(out, d) || strings.Contains(out, dhex) || !strings.Contains(out, b.KeyID()) {
+			t.Errorf("Sprintf(%q, builder) = %q; want only the key id", verb, out)
+		}
+	}
+}
+
+// TestFetchAndWriteText: a report fetched from a served handler verifies,
+// and the text output names every check and the verdict.
+func TestFetchAndWriteText(t *testing.T) {
+	hf := newHandlerFixture(t)
+	srv := httptest.NewServer(hf.h)
+	t.Cleanup(srv.Close)
+	data, err := Fetch(context.Background(), srv.Client(), srv.URL+"/api/retention")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := hf.v.Verify(data, nil)
+	if err != nil {
+		t.Fatalf("Verify(fetched) = %v", err)
+	}
+	var out strings.Builder
+	if err := res.WriteText(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"PASS  signature", "PASS  retention", "SKIP  chain", "verdict: PASS (7 checks: 6 passed, 0 warned, 0 failed, 1 skipped)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("WriteText() =\n%s\nwant a line with %q", out.String(), want)
+		}
+	}
+	hf.clock.Add(time.Hour)
+	res, _ = hf.v.Verify(data, nil)
+	out.Reset()
+	_ = res.WriteText(&out)
+	if !strings.Contains(out.String(), "FAIL  freshness") || !strings.Contains(out.String(), "verdict: FAIL") {
+		t.Errorf("WriteText(stale) =\n%s\nwant a failed freshness line and a FAIL verdict", out.String())
+	}
+	hf.fail = errors.New("down")
+	if _, err := Fetch(context.Background(), srv.Client(), srv.URL+"/api/retention"); err == nil || !strings.Contains(err.Error(), "503") {
+		t.Errorf("Fetch(failing kiosk) = %v; want an error naming 503", err)
 	}
 }

@@ -243,3 +243,9 @@ func rawToDER(raw []byte) ([]byte, error) {
 	}
 	return asn1.Marshal(struct{ R, S *big.Int }{new(big.Int).SetBytes(raw[:32]), new(big.Int).SetBytes(raw[32:])})
 }
+
+// Format prints only the key id, never the signer (which may be a private
+// key): %v, %+v, %#v and %s all give "evidence.Builder{kid:...}".
+func (b *Builder) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "evidence.Builder{kid:%s tpm:%q}", b.keyID, b.opts.TPMKind)
+}
