@@ -2,7 +2,9 @@ package evidence
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"flag"
 	"os"
 	"path/filepath"
@@ -10,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"github.com/gowebpki/jcs"
 )
 
@@ -56,6 +59,24 @@ func TestGolden(t *testing.T) {
 	wantKid := strings.TrimSpace(string(readGolden(t, "key-id.txt", []byte(f.b.KeyID()+"\n"))))
 	if f.b.KeyID() != wantKid {
 		t.Errorf("KeyID() = %q; want %q", f.b.KeyID(), wantKid)
+	}
+	// The pinned forms of the golden key, for CLI tests and other tools.
+	der, err := x509.MarshalPKIXPublicKey(&f.key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwk, err := json.Marshal(jose.JSONWebKey{Key: &f.key.PublicKey, KeyID: f.b.KeyID(), Algorithm: "ES256", Use: "sig"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{
+		"pub.pem": pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}),
+		"pub.jwk": append(jwk, '\n'),
+	} {
+		pub, err := ParsePublicKey(readGolden(t, name, b))
+		if err != nil || !pub.Equal(&f.key.PublicKey) {
+			t.Errorf("ParsePublicKey(golden %s) = %v; want the golden key", name, err)
+		}
 	}
 	for name, data := range map[string][]byte{"stored": []byte(wantJWS), "fresh": []byte(signed.JWS)} {
 		res, err := f.v.Verify(data, nil)
