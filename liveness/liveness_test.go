@@ -321,3 +321,19 @@ func BenchmarkEstimate5s(b *testing.B) {
 		e.Estimate()
 	}
 }
+
+// TestWelchCountsTheNewestSamples: a running window longer than one
+// Welch segment must still see what happened last.
+func TestWelchCountsTheNewestSamples(t *testing.T) {
+	const fs = 30.0
+	for _, n := range []int{241, 301, 360, 450} {
+		x := make([]float64, n)
+		for i := n - 60; i < n; i++ { // only the last 2 s carry a signal
+			x[i] = math.Sin(2 * math.Pi * 1.5 * float64(i) / fs)
+		}
+		hz, ok := welch(x, fs, int(8*fs), 2048).peak(BandLo, BandHi)
+		if !ok || math.Abs(hz-1.5) > 0.1 {
+			t.Errorf("welch(%d samples, tone in the last 60).peak = %.2f Hz, %v; want 1.5 Hz", n, hz, ok)
+		}
+	}
+}

@@ -218,9 +218,10 @@ type spectrum struct {
 	p  []float64 // power per bin, bin k at k*df Hz
 }
 
-// welch estimates the PSD with Tukey-windowed (α = 0.1) segments of segLen samples
-// overlapping by half, each zero-padded to nfft for a fine grid. A signal
-// shorter than segLen is one segment (a windowed periodogram).
+// welch estimates the PSD with Tukey-windowed (α = 0.1) segments of segLen
+// samples overlapping by at least half and covering every sample, each
+// zero-padded to nfft for a fine grid. A signal shorter than segLen is one
+// segment (a windowed periodogram).
 func welch(x []float64, fs float64, segLen, nfft int) spectrum {
 	if segLen > len(x) {
 		segLen = len(x)
@@ -247,7 +248,18 @@ func welch(x []float64, fs float64, segLen, nfft int) spectrum {
 	step := max(segLen/2, 1)
 	segs := 0
 	buf := make([]complex128, nfft)
-	for start := 0; start+segLen <= len(x); start += step {
+	// Segments are spread evenly from the first sample to the last, so
+	// the newest samples of a running window always count (stepping by
+	// step from 0 would drop up to a segment's worth at the end).
+	nseg := 1
+	if len(x) > segLen {
+		nseg = (len(x)-segLen+step-1)/step + 1
+	}
+	for si := 0; si < nseg; si++ {
+		start := 0
+		if nseg > 1 {
+			start = si * (len(x) - segLen) / (nseg - 1)
+		}
 		clear(buf)
 		var mean float64
 		for _, v := range x[start : start+segLen] {
