@@ -310,26 +310,6 @@ func (e *Estimator) Estimate() Result {
 		r.Patches = append(r.Patches, PatchResult{Name: u.name, BPM: hz * 60, SNR: snr})
 		weights[i] = math.Pow(10, math.Max(snr, -20)/10)
 	}
-	// Fuse coherently: the pulse reaches every patch within a few tens of
-	// milliseconds, so an SNR-weighted sum of unit-variance pulse signals
-	// adds the pulse and averages the noise away. (Summing spectra instead
-	// only averages noise power, which leaves short windows biased.)
-	fusedPulse := make([]float64, n)
-	ref := usable[argmax(weights)].pulse
-	for i, u := range usable {
-		_, sd := meanStd(u.pulse)
-		if sd == 0 {
-			continue
-		}
-		sign := 1.0
-		if correlation(u.pulse, ref) < 0 {
-			sign = -1
-		}
-		for k, v := range u.pulse {
-			fusedPulse[k] += sign * weights[i] * v / sd
-		}
-	}
-	fused := e.spectrum(fusedPulse, fs)
 	fusion := e.o.Fusion
 	if fusion == Adaptive {
 		fusion = SpectralSum
@@ -338,8 +318,31 @@ func (e *Estimator) Estimate() Result {
 		}
 	}
 	r.Fusion = fusion.String()
+	var fused spectrum
+	if fusion == Coherent {
+		// Fuse coherently: the pulse reaches every patch within a few tens of
+		// milliseconds, so an SNR-weighted sum of unit-variance pulse signals
+		// adds the pulse and averages the noise away. (Summing spectra instead
+		// only averages noise power, which leaves short windows biased.)
+		fusedPulse := make([]float64, n)
+		ref := usable[argmax(weights)].pulse
+		for i, u := range usable {
+			_, sd := meanStd(u.pulse)
+			if sd == 0 {
+				continue
+			}
+			sign := 1.0
+			if correlation(u.pulse, ref) < 0 {
+				sign = -1
+			}
+			for k, v := range u.pulse {
+				fusedPulse[k] += sign * weights[i] * v / sd
+			}
+		}
+		fused = e.spectrum(fusedPulse, fs)
+	}
 	if fusion != Coherent {
-		fused = spectrum{df: fused.df, p: make([]float64, len(fused.p))}
+		fused = spectrum{df: usable[0].spec.df, p: make([]float64, len(usable[0].spec.p))}
 		for k := range fused.p {
 			if fusion == GeometricMean {
 				fused.p[k] = 1

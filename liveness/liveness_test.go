@@ -337,3 +337,25 @@ func TestWelchCountsTheNewestSamples(t *testing.T) {
 		}
 	}
 }
+
+// TestRealPowerMatchesComplexFFT checks the half-length real FFT against
+// the plain complex one.
+func TestRealPowerMatchesComplexFFT(t *testing.T) {
+	for _, n := range []int{2, 4, 8, 64, 2048} {
+		x := make([]float64, n)
+		a := make([]complex128, n)
+		for i := range x {
+			x[i] = math.Sin(float64(i*i)*0.37) + 0.3*math.Cos(float64(i)*1.9)
+			a[i] = complex(x[i], 0)
+		}
+		fft(a, false)
+		got := make([]float64, n/2+1)
+		realPower(make([]complex128, n/2), x, got)
+		for k := range got {
+			want := real(a[k])*real(a[k]) + imag(a[k])*imag(a[k])
+			if math.Abs(got[k]-want) > 1e-9*(1+want) {
+				t.Fatalf("n=%d: realPower bin %d = %g; want %g", n, k, got[k], want)
+			}
+		}
+	}
+}

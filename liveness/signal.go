@@ -166,6 +166,35 @@ func twiddles(n int) []complex128 {
 	return t
 }
 
+// realPower adds |X[k]|², k = 0…n/2, of the DFT of the real sequence x
+// (n = len(x), a power of two ≥ 2) to acc, with one complex FFT of n/2
+// points in buf (len n/2): z[m] = x[2m] + i·x[2m+1] gives Z, and
+// X[k] = E[k] + e^(−2πik/n)·O[k] with E[k] = (Z[k] + Z*[n/2−k])/2 and
+// O[k] = (Z[k] − Z*[n/2−k])/2i, the spectra of the even and odd samples.
+func realPower(buf []complex128, x []float64, acc []float64) {
+	n := len(x)
+	h := n / 2
+	for m := 0; m < h; m++ {
+		buf[m] = complex(x[2*m], x[2*m+1])
+	}
+	fft(buf, false)
+	tw := twiddles(n)
+	for k := 0; k <= h; k++ {
+		zk := buf[k%h]
+		zc := buf[(h-k)%h]
+		zc = complex(real(zc), -imag(zc))
+		e := (zk + zc) / 2
+		d := (zk - zc) / 2
+		o := complex(imag(d), -real(d)) // d / i
+		w := complex(-1, 0)
+		if k < h {
+			w = tw[k]
+		}
+		xk := e + w*o
+		acc[k] += real(xk)*real(xk) + imag(xk)*imag(xk)
+	}
+}
+
 func nextPow2(n int) int {
 	p := 1
 	for p < n {
@@ -247,7 +276,10 @@ func welch(x []float64, fs float64, segLen, nfft int) spectrum {
 	s := spectrum{df: fs / float64(nfft), p: make([]float64, nfft/2+1)}
 	step := max(segLen/2, 1)
 	segs := 0
-	buf := make([]complex128, nfft)
+	// The segment is real, so one complex FFT of half the length does:
+	// even samples in the real part, odd in the imaginary (realPower).
+	buf := make([]complex128, nfft/2)
+	seg := make([]float64, nfft)
 	// Segments are spread evenly from the first sample to the last, so
 	// the newest samples of a running window always count (stepping by
 	// step from 0 would drop up to a segment's worth at the end).
@@ -260,18 +292,15 @@ func welch(x []float64, fs float64, segLen, nfft int) spectrum {
 		if nseg > 1 {
 			start = si * (len(x) - segLen) / (nseg - 1)
 		}
-		clear(buf)
 		var mean float64
 		for _, v := range x[start : start+segLen] {
 			mean += v / float64(segLen)
 		}
+		clear(seg)
 		for i := 0; i < segLen; i++ {
-			buf[i] = complex((x[start+i]-mean)*win[i], 0)
+			seg[i] = (x[start+i] - mean) * win[i]
 		}
-		fft(buf, false)
-		for k := range s.p {
-			s.p[k] += real(buf[k])*real(buf[k]) + imag(buf[k])*imag(buf[k])
-		}
+		realPower(buf, seg, s.p)
 		segs++
 	}
 	for k := range s.p {
