@@ -43,7 +43,15 @@ func TestSWTPMRestart(t *testing.T) {
 			e := c.CurrentEpoch()
 			ek := must(c.EpochKey(e + 1))
 			pub := c.PublicKey()
+			if err := c.VerifyPIN("5555"); err != nil { // a DA-protected use before the stop
+				t.Fatalf("VerifyPIN = %v", err)
+			}
 			closeAndCheck(t, c, tpm)
+			if !tc.kill {
+				if err := Shutdown(tpm); err != nil {
+					t.Fatalf("Shutdown = %v", err)
+				}
+			}
 			tpm.Close()
 
 			if tc.kill {
@@ -64,6 +72,15 @@ func TestSWTPMRestart(t *testing.T) {
 			sig, err := c2.Signer().Sign(nil, d[:], crypto.SHA256)
 			if err != nil || !ecdsa.VerifyASN1(pub, d[:], sig) {
 				t.Errorf("signature after restart verifies with the old public key = false (err %v); want true", err)
+			}
+			// An orderly shutdown costs nothing; a crash after a DA-protected
+			// use counts as one dictionary-attack failure in the TPM.
+			wantDA := uint32(0)
+			if tc.kill {
+				wantDA = 1
+			}
+			if st := must(c2.Status()); st.DA.Counter != wantDA {
+				t.Errorf("DA counter after %s restart = %d; want %d", tc.name, st.DA.Counter, wantDA)
 			}
 			if err := c2.VerifyPIN("5555"); err != nil {
 				t.Errorf("VerifyPIN after restart = %v; want nil", err)

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
 )
 
@@ -134,4 +135,17 @@ func (l *legacyRW) Read(p []byte) (int, error) {
 	n := copy(p, l.rsp)
 	l.rsp = l.rsp[n:]
 	return n, nil
+}
+
+// Shutdown sends TPM2_Shutdown(CLEAR): the orderly end of a TPM session.
+// Send it before stopping a software TPM you started. A TPM that restarts
+// without it counts the restart as a dictionary-attack failure (a power
+// cut could hide an attack), so every unclean swtpm stop costs a PIN try.
+// Never send it to a shared TPM that others still use.
+func Shutdown(t transport.TPM) error {
+	_, err := tpm2.Shutdown{ShutdownType: tpm2.TPMSUClear}.Execute(t)
+	if err != nil {
+		return fmt.Errorf("TPM2_Shutdown: %w", err)
+	}
+	return nil
 }
