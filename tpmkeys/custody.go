@@ -257,7 +257,7 @@ func (c *Custody) open() error {
 func (c *Custody) provision() error {
 	c.log.Info("provisioning TPM key custody", "dir_path", c.dir)
 	if err := c.loadRatchet(); err != nil {
-		if !errors.Is(err, ErrRatchetMissing) {
+		if !errors.Is(err, ErrRatchetMissing) && !errors.Is(err, errNVUnwritten) {
 			return err
 		}
 		if err := c.defineRatchet(); err != nil {

@@ -2,11 +2,14 @@ package tpmkeys
 
 import (
 	"bytes"
+	"crypto"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -351,5 +354,52 @@ func TestMaxNVWritesPerYear(t *testing.T) {
 		if got := MaxNVWritesPerYear(tc.l); got != tc.want {
 			t.Errorf("MaxNVWritesPerYear(%v) = %d; want %d", tc.l, got, tc.want)
 		}
+	}
+}
+
+// TestConcurrentUse: the store, the evidence signer and the PIN screen use
+// one Custody from several goroutines (run with -race).
+func TestConcurrentUse(t *testing.T) {
+	tpm := newSim(t, 10)
+	clk := newClock()
+	c := mustOpen(t, tpm, t.TempDir(), testOpts(t, clk))
+	if err := c.SetPIN("4321"); err != nil {
+		t.Fatal(err)
+	}
+	e := c.CurrentEpoch()
+	want := must(c.EpochKey(e + 3))
+	errs := make(chan error, 64)
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 20; i++ {
+				switch g {
+				case 0:
+					if k := must(c.EpochKey(e + 3)); !bytes.Equal(k, want) {
+						errs <- fmt.Errorf("EpochKey changed under concurrency")
+					}
+				case 1:
+					d := sha256.Sum256([]byte{byte(i)})
+					if _, err := c.Signer().Sign(nil, d[:], crypto.SHA256); err != nil {
+						errs <- err
+					}
+				case 2:
+					if err := c.VerifyPIN("4321"); err != nil {
+						errs <- err
+					}
+				case 3:
+					if _, err := c.KEK(c.CurrentKEKVersion()); err != nil {
+						errs <- err
+					}
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

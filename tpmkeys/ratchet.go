@@ -62,15 +62,22 @@ func (c *Custody) nvNamed() (tpm2.NamedHandle, error) {
 	if err != nil {
 		return tpm2.NamedHandle{}, err
 	}
-	if pub.DataSize != nvSize || !pub.Attributes.AuthRead || !pub.Attributes.AuthWrite || !pub.Attributes.Written {
+	if pub.DataSize == nvSize && pub.Attributes.AuthRead && pub.Attributes.AuthWrite && !pub.Attributes.Written {
+		return tpm2.NamedHandle{}, fmt.Errorf("NV index 0x%08x: %w", uint32(c.nvIndex), errNVUnwritten)
+	}
+	if pub.DataSize != nvSize || !pub.Attributes.AuthRead || !pub.Attributes.AuthWrite {
 		return tpm2.NamedHandle{}, fmt.Errorf("NV index 0x%08x is not a kiosk erase ratchet (size %d, attributes %+v); choose another index",
 			uint32(c.nvIndex), pub.DataSize, pub.Attributes)
 	}
 	return tpm2.NamedHandle{Handle: c.nvIndex, Name: rsp.NVName}, nil
 }
 
-// defineRatchet defines the NV index and writes a random key for the
-// current epoch.
+// errNVUnwritten: our index is defined but was never written (a
+// provisioning interrupted between define and first write).
+var errNVUnwritten = errors.New("defined but never written")
+
+// defineRatchet defines the NV index (or reuses one defined but never
+// written) and writes a random key for the current epoch.
 func (c *Custody) defineRatchet() error {
 	_, err := tpm2.NVDefineSpace{
 		AuthHandle: tpm2.AuthHandle{Handle: tpm2.TPMRHOwner, Auth: tpm2.PasswordAuth(c.opts.OwnerAuth)},
@@ -86,7 +93,11 @@ func (c *Custody) defineRatchet() error {
 			DataSize: nvSize,
 		}),
 	}.Execute(c.tpm)
-	if err != nil {
+	if errors.Is(err, tpm2.TPMRCNVDefined) {
+		if _, nerr := c.nvNamed(); !errors.Is(nerr, errNVUnwritten) {
+			return fmt.Errorf("defining the erase-ratchet NV index 0x%08x: %w", uint32(c.nvIndex), err)
+		}
+	} else if err != nil {
 		return fmt.Errorf("defining the erase-ratchet NV index 0x%08x: %w", uint32(c.nvIndex), err)
 	}
 	e := c.CurrentEpoch()

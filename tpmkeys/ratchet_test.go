@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/google/go-tpm/tpm2"
 )
 
 func TestNextEpochKeyIsOneWayChain(t *testing.T) {
@@ -160,5 +162,35 @@ func TestEpochKeyCacheEviction(t *testing.T) {
 	}
 	if _, err := c.EpochKey(e + maxForward + 1); err == nil {
 		t.Errorf("EpochKey(far future) = nil error; want a refusal")
+	}
+}
+
+// TestProvisionAfterInterruptedDefine: a provisioning that died between
+// NV_DefineSpace and the first NV_Write leaves an unwritten index; the next
+// Open adopts and writes it instead of failing forever.
+func TestProvisionAfterInterruptedDefine(t *testing.T) {
+	tpm := newSim(t, 42)
+	clk := newClock()
+	dir := t.TempDir()
+	c := mustOpen(t, tpm, dir, testOpts(t, clk))
+	// Simulate the crash: undefine, define again, never write; no KEK blob.
+	closeAndCheck(t, c, tpm)
+	if _, err := (tpm2.NVUndefineSpace{AuthHandle: tpm2.TPMRHOwner, NVIndex: tpm2.NamedHandle{Handle: DefaultNVIndex, Name: must(tpm2.NVReadPublic{NVIndex: DefaultNVIndex}.Execute(tpm)).NVName}}).Execute(tpm); err != nil {
+		t.Fatalf("NVUndefineSpace = %v", err)
+	}
+	if _, err := (tpm2.NVDefineSpace{
+		AuthHandle: tpm2.TPMRHOwner,
+		PublicInfo: tpm2.New2B(tpm2.TPMSNVPublic{NVIndex: DefaultNVIndex, NameAlg: tpm2.TPMAlgSHA256,
+			Attributes: tpm2.TPMANV{AuthRead: true, AuthWrite: true, NoDA: true, NT: tpm2.TPMNTOrdinary}, DataSize: nvSize}),
+	}).Execute(tpm); err != nil {
+		t.Fatalf("NVDefineSpace = %v", err)
+	}
+	os.Remove(kekPath(dir, 1))
+	c = mustOpen(t, tpm, dir, testOpts(t, clk))
+	if got := must(c.OldestEpoch()); got != c.CurrentEpoch() {
+		t.Errorf("OldestEpoch after re-provisioning = %d; want %d", got, c.CurrentEpoch())
+	}
+	if _, err := c.EpochKey(c.CurrentEpoch()); err != nil {
+		t.Errorf("EpochKey after re-provisioning = %v", err)
 	}
 }
