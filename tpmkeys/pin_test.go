@@ -5,6 +5,9 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	legacy "github.com/google/go-tpm/legacy/tpm2"
+	"github.com/google/go-tpm/tpm2"
 )
 
 func TestPIN(t *testing.T) {
@@ -153,5 +156,51 @@ func TestPINAuthHasNoZeroBytes(t *testing.T) {
 	}
 	if bytes.Equal(pinAuth([]byte("s"), "1234"), pinAuth([]byte("s"), "1235")) {
 		t.Errorf("pinAuth ignores the PIN")
+	}
+}
+
+// TestOwnerSetDAParams: on a chip whose owner set a lockout authorisation
+// (and its own DA parameters), Open leaves them alone, without spending a
+// lockout-auth try, and the PIN lives under the owner's limit.
+func TestOwnerSetDAParams(t *testing.T) {
+	tpm := newSim(t, 23)
+	owner := []byte("owner-lockout-secret")
+	// The owner's parameters: 2 tries. Then the owner sets a lockout auth.
+	if err := legacy.DictionaryAttackParameters(&legacyRW{t: tpm}, lockoutAuth(nil), 2, 3600, 3600); err != nil {
+		t.Fatalf("DictionaryAttackParameters = %v", err)
+	}
+	if _, err := (tpm2.HierarchyChangeAuth{
+		AuthHandle: tpm2.AuthHandle{Handle: tpm2.TPMRHLockout, Auth: tpm2.PasswordAuth(nil)},
+		NewAuth:    tpm2.TPM2BAuth{Buffer: owner},
+	}).Execute(tpm); err != nil {
+		t.Fatalf("HierarchyChangeAuth(lockout) = %v", err)
+	}
+	opts := testOpts(t, newClock())
+	opts.DA.MaxTries = 7 // what we would like; the owner's 2 must stay
+	c := mustOpen(t, tpm, t.TempDir(), opts)
+	st := must(c.Status())
+	if st.DA.MaxTries != 2 || !st.DA.LockoutAuthSet || st.DAConfiguredBy != "TPM owner (lockout auth set)" {
+		t.Errorf("Status.DA = %+v by %q; want the owner's MaxTries 2, lockout auth set, configured by the owner", st.DA, st.DAConfiguredBy)
+	}
+	if st.DA.Counter != 0 {
+		t.Errorf("DA counter after Open = %d; want 0 (no lockout-auth try spent)", st.DA.Counter)
+	}
+	if err := c.SetPIN("8642"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if err := c.VerifyPIN("0000"); !errors.Is(err, ErrWrongPIN) {
+			t.Fatalf("VerifyPIN(wrong) #%d = %v; want ErrWrongPIN", i+1, err)
+		}
+	}
+	if err := c.VerifyPIN("8642"); !errors.Is(err, ErrLockedOut) {
+		t.Errorf("VerifyPIN(correct) after the owner's 2 tries = %v; want ErrLockedOut", err)
+	}
+	// Only the owner's lockout auth lifts it early.
+	if err := c.ResetLockout(owner); err != nil {
+		t.Fatalf("ResetLockout(owner auth) = %v", err)
+	}
+	if err := c.VerifyPIN("8642"); err != nil {
+		t.Errorf("VerifyPIN(correct) after the owner's reset = %v; want nil", err)
 	}
 }
