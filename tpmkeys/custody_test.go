@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -322,6 +323,12 @@ func TestStatusAndRedaction(t *testing.T) {
 	}
 	if st.Manufacturer == "" {
 		t.Errorf("Status.Manufacturer empty")
+	}
+	if sum := st.Summary(); !strings.HasPrefix(sum, "software TPM: not secure") || !strings.Contains(sum, c.KeyID()) || !strings.Contains(sum, "no PIN set") {
+		t.Errorf("Summary = %q; want the label, the key id and the PIN state", sum)
+	}
+	if j := string(must(json.Marshal(st))); !strings.Contains(j, `"Kind":"software TPM: not secure (in-process simulator)"`) {
+		t.Errorf("JSON status = %s; want Kind as its label", j)
 	}
 	kek := must(c.KEK(1))
 	for _, f := range []string{"%v", "%+v", "%#v", "%x", "%s", "%q"} {

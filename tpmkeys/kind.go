@@ -32,3 +32,6 @@ func (k Kind) String() string {
 		return "software TPM: not secure (unknown kind)"
 	}
 }
+
+// MarshalText makes Kind encode as its label in JSON.
+func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }

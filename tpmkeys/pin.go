@@ -147,8 +147,10 @@ func (c *Custody) loadPIN() (*keyBlob, tpm2.NamedHandle, error) {
 // the TPM (a wrong old PIN counts as a failure). The object gets a new
 // salt and authValue through TPM2_ObjectChangeAuth.
 //
-// Limitation: the TPM cannot revoke the previous blob. Someone who saved a
-// copy of pin.blob and knows the old PIN could put it back. See docs/tpm.md.
+// Limitation: the TPM cannot revoke the previous blob. Someone with write
+// access to the data directory who saved a copy of pin.blob and knows the
+// old PIN could put it back; such a person can bypass the UI anyway. See
+// docs/tpm.md.
 func (c *Custody) ChangePIN(oldPIN, newPIN string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()

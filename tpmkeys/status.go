@@ -110,3 +110,19 @@ func (c *Custody) Format(f fmt.State, _ rune) { fmt.Fprint(f, c.String()) }
 
 // SensitiveValue marks the Custody for safelog.
 func (c *Custody) SensitiveValue() {}
+
+// Summary is a one-line status for doctor and logs, without key material.
+func (s Status) Summary() string {
+	pcrs := "no PCR binding"
+	if len(s.PCRs) > 0 {
+		pcrs = fmt.Sprintf("PCRs %v", s.PCRs)
+	}
+	pin := "no PIN set"
+	if s.PINSet {
+		pin = fmt.Sprintf("PIN set, %d/%d tries left", s.DA.TriesLeft(), s.DA.MaxTries)
+	}
+	if s.DA.InLockout {
+		pin += ", IN LOCKOUT"
+	}
+	return fmt.Sprintf("%s; KEK v%d (%s); signing key %s; %s; oldest live epoch %d", s.Label, s.KEKVersion, pcrs, s.KeyID, pin, s.OldestEpoch)
+}
