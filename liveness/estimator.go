@@ -17,9 +17,18 @@ import (
 // RGB is a mean colour, 0–255 per channel.
 type RGB struct{ R, G, B float64 }
 
+// A channel mean outside minLevel…maxLevel is not a measurement (a patch
+// averaging a thousandth of a grey level, or a million, is a bug or an
+// attack), and is treated like a missing patch. The floor also keeps the
+// per-channel normalisation (dividing by the mean) far from overflow.
+const (
+	minLevel = 1e-3
+	maxLevel = 1e6
+)
+
 func (c RGB) valid() bool {
 	for _, v := range []float64{c.R, c.G, c.B} {
-		if math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 || v > 1e6 {
+		if math.IsNaN(v) || math.IsInf(v, 0) || v < minLevel || v > maxLevel {
 			return false
 		}
 	}
@@ -308,7 +317,7 @@ func (e *Estimator) Estimate() Result {
 			snr = u.spec.snr(hz, width, BandLo, BandHi)
 		}
 		r.Patches = append(r.Patches, PatchResult{Name: u.name, BPM: hz * 60, SNR: snr})
-		weights[i] = math.Pow(10, math.Max(snr, -20)/10)
+		weights[i] = snrWeight(snr)
 	}
 	fusion := e.o.Fusion
 	if fusion == Adaptive {
@@ -400,6 +409,16 @@ func (e *Estimator) Estimate() Result {
 // GlobalSNR is the background SNR at the pulse frequency (dB) from which
 // the signal counts as lighting the whole scene rather than the skin.
 const GlobalSNR = 6.0
+
+// snrWeight is a patch's fusion weight, its SNR as a power ratio, kept
+// within −20…+30 dB: a patch with no noise at all (+Inf dB, a few frames
+// of a clean tone) must not turn the fused spectrum into Inf·0 = NaN.
+func snrWeight(snr float64) float64 {
+	if math.IsNaN(snr) {
+		snr = -20
+	}
+	return math.Pow(10, math.Max(-20, math.Min(snr, 30))/10)
+}
 
 func argmax(x []float64) int {
 	best := 0

@@ -250,6 +250,9 @@ func TestBadInputNeverPanicsAndSaysSo(t *testing.T) {
 			if d.Verdict == Live {
 				t.Errorf("%s traces judged live: %+v", tc.name, r)
 			}
+			if r.Enough || !strings.HasPrefix(r.Reason, "not enough signal") {
+				t.Errorf("Estimate(%s traces) = enough %v, reason %q; want not enough signal", tc.name, r.Enough, r.Reason)
+			}
 			if math.IsNaN(r.BPM) || math.IsNaN(r.Coherence) {
 				t.Errorf("%s traces gave NaN: %+v", tc.name, r)
 			}
@@ -268,6 +271,17 @@ func FuzzEstimator(f *testing.F) {
 	nan := make([]byte, 32)
 	binary.LittleEndian.PutUint64(nan, math.Float64bits(math.NaN()))
 	f.Add(nan)
+	// The table cases of TestBadInputNeverPanicsAndSaysSo, 40 frames each.
+	for _, c := range []RGB{{R: math.NaN(), G: 1, B: 1}, {R: math.Inf(1), G: 1, B: 1}, {}, {R: 100, G: 100, B: 100}, {R: 1e300, G: 1e300, B: 1e300}, {R: -5, G: -5, B: -5}} {
+		var seed []byte
+		for i := 0; i < 40; i++ {
+			for _, v := range []float64{c.R, c.G, c.B, 0} {
+				seed = binary.LittleEndian.AppendUint64(seed, math.Float64bits(v))
+			}
+			binary.LittleEndian.PutUint16(seed[len(seed)-2:], 33)
+		}
+		f.Add(seed)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		e := NewEstimator(Options{MinWindow: time.Second})
 		start := time.Unix(0, 0)
@@ -280,6 +294,12 @@ func FuzzEstimator(f *testing.F) {
 		r := e.Estimate()
 		if math.IsNaN(r.BPM) || math.IsNaN(r.SNR) || math.IsNaN(r.Coherence) || math.IsNaN(r.Agreement) {
 			t.Fatalf("NaN in result: %+v", r)
+		}
+		if r.Enough && (r.BPM < BandLo*60-1 || r.BPM > BandHi*60+1) {
+			t.Fatalf("Estimate = %.1f bpm with enough signal; want within %.0f–%.0f", r.BPM, BandLo*60, BandHi*60)
+		}
+		if !r.Enough && r.Reason == "" {
+			t.Fatalf("Estimate without enough signal gave no reason: %+v", r)
 		}
 		_ = Decide(Inputs{RPPG: r, PAD: math.NaN()}, DefaultThresholds)
 	})

@@ -324,13 +324,17 @@ func (s spectrum) peak(lo, hi float64) (hz float64, ok bool) {
 		return 0, false
 	}
 	off := 0.0
-	if best > 0 && best+1 < len(s.p) && s.p[best-1] > 0 && s.p[best+1] > 0 {
+	// Interpolate only at a true local maximum: at the band's edge the
+	// strongest bin may sit on a slope rising out of the band, where the
+	// parabola's vertex lies outside it (found by FuzzEstimator).
+	if best > 0 && best+1 < len(s.p) && s.p[best-1] > 0 && s.p[best+1] > 0 &&
+		s.p[best-1] <= s.p[best] && s.p[best+1] <= s.p[best] {
 		a, b, c := math.Log(s.p[best-1]), math.Log(s.p[best]), math.Log(s.p[best+1])
 		if d := a - 2*b + c; d < 0 {
-			off = 0.5 * (a - c) / d
+			off = math.Max(-0.5, math.Min(0.5, 0.5*(a-c)/d))
 		}
 	}
-	return (float64(best) + off) * s.df, true
+	return math.Max(lo, math.Min(hi, (float64(best)+off)*s.df)), true
 }
 
 // harmonicPeak is peak on the harmonic sum P(f) + ½·P(2f): a pulse wave
