@@ -151,11 +151,12 @@ const (
 // Concurrency: all methods are safe for concurrent use; TPM commands are
 // serialised. KEK and EpochKey never talk to the TPM.
 type Custody struct {
-	mu   sync.Mutex
-	tpm  transport.TPM
-	opts Options
-	dir  string
-	log  *slog.Logger
+	mu      sync.Mutex
+	clockMu sync.Mutex // guards opts.Now (SetClock)
+	tpm     transport.TPM
+	opts    Options
+	dir     string
+	log     *slog.Logger
 
 	srk    tpm2.NamedHandle
 	srkPub tpm2.TPMTPublic

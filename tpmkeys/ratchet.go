@@ -47,8 +47,27 @@ func (c *Custody) epochOf(t time.Time) uint64 {
 	return uint64(s) / uint64(c.opts.EpochLength/time.Second)
 }
 
-// CurrentEpoch is the epoch that contains Options.Now().
-func (c *Custody) CurrentEpoch() uint64 { return c.epochOf(c.opts.Now()) }
+// CurrentEpoch is the epoch that contains the clock's now.
+func (c *Custody) CurrentEpoch() uint64 { return c.epochOf(c.now()) }
+
+func (c *Custody) now() time.Time {
+	c.clockMu.Lock()
+	defer c.clockMu.Unlock()
+	return c.opts.Now()
+}
+
+// SetClock replaces the clock AdvancePast uses to tell which epochs have
+// ended. Give it the store's clock (store.Store.Now, which never runs
+// behind its persisted high-water mark) once the store is open, so that a
+// wall clock set back does not hold erasure back.
+func (c *Custody) SetClock(now func() time.Time) {
+	if now == nil {
+		return
+	}
+	c.clockMu.Lock()
+	defer c.clockMu.Unlock()
+	c.opts.Now = now
+}
 
 func (c *Custody) nvNamed() (tpm2.NamedHandle, error) {
 	rsp, err := tpm2.NVReadPublic{NVIndex: c.nvIndex}.Execute(c.tpm)

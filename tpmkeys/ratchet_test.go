@@ -55,11 +55,15 @@ func TestRatchet(t *testing.T) {
 	if err := c.AdvancePast(e + 1); !errors.Is(err, ErrEpochNotOver) {
 		t.Errorf("AdvancePast(%d) while epoch %d is current = %v; want ErrEpochNotOver", e+1, e, err)
 	}
-	clk.Add(3 * time.Hour) // now in epoch e+3
+	// The store's clock takes over (SetClock); it is 3 hours on.
+	storeClk := newClock()
+	storeClk.Add(3 * time.Hour) // now in epoch e+3
+	c.SetClock(storeClk.Now)
 	writes := must(c.Status()).NVWritesThisRun
 	if err := c.AdvancePast(e + 1); err != nil {
 		t.Fatalf("AdvancePast(%d) = %v", e+1, err)
 	}
+	clk.Add(3 * time.Hour)
 	if got := must(c.Status()).NVWritesThisRun - writes; got != 1 {
 		t.Errorf("NV writes for one advance over two epochs = %d; want 1", got)
 	}
