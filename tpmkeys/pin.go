@@ -12,6 +12,7 @@ import (
 
 	legacy "github.com/google/go-tpm/legacy/tpm2"
 	"github.com/google/go-tpm/tpm2"
+	"github.com/google/go-tpm/tpm2/transport"
 )
 
 // The operator PIN is a sealed data object whose authValue is
@@ -265,9 +266,7 @@ func (d DAStatus) TriesLeft() uint32 {
 	return d.MaxTries - d.Counter
 }
 
-func readDA(t interface {
-	Send([]byte) ([]byte, error)
-}) (DAStatus, error) {
+func readDA(t transport.TPM) (DAStatus, error) {
 	var d DAStatus
 	props, err := tpmProps(t, tpm2.TPMPTPermanent, 1)
 	if err != nil {
@@ -287,9 +286,7 @@ func readDA(t interface {
 	return d, nil
 }
 
-func tpmProps(t interface {
-	Send([]byte) ([]byte, error)
-}, first tpm2.TPMPT, n uint32) (map[tpm2.TPMPT]uint32, error) {
+func tpmProps(t transport.TPM, first tpm2.TPMPT, n uint32) (map[tpm2.TPMPT]uint32, error) {
 	rsp, err := tpm2.GetCapability{Capability: tpm2.TPMCapTPMProperties, Property: uint32(first), PropertyCount: n}.Execute(t)
 	if err != nil {
 		return nil, fmt.Errorf("reading TPM properties: %w", err)

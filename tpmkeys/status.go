@@ -3,6 +3,7 @@ package tpmkeys
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -58,7 +59,7 @@ func (c *Custody) Status() (Status, error) {
 	for v := range c.keks {
 		s.KEKs = append(s.KEKs, v)
 	}
-	sortU32(s.KEKs)
+	slices.Sort(s.KEKs)
 	props, err := tpmProps(c.tpm, tpm2.TPMPTManufacturer, 1)
 	if err != nil {
 		return s, err
@@ -87,14 +88,6 @@ func (c *Custody) Status() (Status, error) {
 	}
 	s.Handles = len(hs)
 	return s, nil
-}
-
-func sortU32(v []uint32) {
-	for i := 1; i < len(v); i++ {
-		for j := i; j > 0 && v[j] < v[j-1]; j-- {
-			v[j], v[j-1] = v[j-1], v[j]
-		}
-	}
 }
 
 // String renders a Custody without key material.
