@@ -126,7 +126,7 @@ func TestEvalRPPGPrintsEverySubject(t *testing.T) {
 			t.Errorf("no MAE for %s", k)
 		}
 	}
-	// Regression guard, not the goal (≤ 5 bpm): the measured MAE was 7.5.
+	// Regression guard, not the goal (≤ 5 bpm): the measured MAE was 8.35.
 	if mae := rep.Summary["all"].MAE; mae > 10 {
 		t.Errorf("MAE %.2f bpm; it was 7.5 when this test was written", mae)
 	}
