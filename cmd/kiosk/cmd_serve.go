@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"kiosk/api"
+	"kiosk/evidence"
+	"kiosk/store"
+)
+
+func init() {
+	register(command{name: "serve", summary: "serve the signed retention report and metrics over local HTTP, purging on a timer", run: runServe})
+	register(command{name: "purge", summary: "run one purge now and print the run appended to the chain", run: runPurge})
+}
+
+func runServe(ctx context.Context, e *env, args []string) int {
+	fs := newFlagSet(e, "serve", "serve [--listen ADDR] [--tpm SPEC] [--retention D] [--purge-interval D]\n\nServes GET /api/retention (public, signed in the TPM), GET /metrics and GET /healthz until interrupted.")
+	cfg := addCommonFlags(fs, e)
+	var rf retentionFlags
+	rf.register(fs, e)
+	listen := fs.String("listen", "127.0.0.1:8080", "address to listen on; anything but loopback needs --tls-cert and --tls-key")
+	certFile := fs.String("tls-cert", "", "TLS certificate (PEM), for listening on the LAN")
+	keyFile := fs.String("tls-key", "", "TLS private key (PEM)")
+	kioskID := fs.String("kiosk-id", "kiosk", "this machine's name in the report")
+	if ok, code := parseArgs(fs, args, exactly(0)); !ok {
+		return code
+	}
+	log, err := cfg.logger(e.stderr)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "kiosk:", err)
+		return exitBadInput
+	}
+	host, _, err := net.SplitHostPort(*listen)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "kiosk serve: bad --listen %q: %v\n", *listen, err)
+		return exitBadInput
+	}
+	if ip := net.ParseIP(host); (ip == nil || !ip.IsLoopback()) && host != "localhost" && (*certFile == "" || *keyFile == "") {
+		fmt.Fprintf(e.stderr, "kiosk serve: %s is not loopback: serving on the LAN needs --tls-cert and --tls-key\n", *listen)
+		return exitBadInput
+	}
+	metrics := api.NewMetrics()
+	v, err := openVault(ctx, cfg.dataDir, &rf, log, func(r store.PurgeRun, err error) {
+		metrics.PurgeRuns.Inc()
+		metrics.PurgeErrors.Add(float64(r.Errors))
+		metrics.PurgeDeleted.Add(float64(r.Deleted))
+		metrics.RecordsHeld.Set(float64(r.RecordsHeld))
+		metrics.OldestAge.Set(r.OldestAge.Seconds())
+	}, false)
+	if v == nil {
+		fmt.Fprintf(e.stderr, "kiosk serve: %v\n", err)
+		return exitFailure
+	}
+	defer v.close()
+	if err != nil {
+		log.Warn("store degraded; serving what it can", "reason", v.store.Health().Reason)
+	}
+	b, err := evidence.NewBuilder(v.custody.Signer(), evidence.Options{KioskID: *kioskID, TPMKind: evidenceKind(v.custody.Kind()), Logger: log})
+	if err != nil {
+		fmt.Fprintf(e.stderr, "kiosk serve: %v\n", err)
+		return exitFailure
+	}
+	h := api.NewHandler(api.Options{Retention: evidence.NewHandler(b, v.snapshot, evidence.HandlerOptions{Logger: log}), Metrics: metrics})
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "kiosk serve: %v\n", err)
+		return exitFailure
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, MaxHeaderBytes: 16 << 10}
+	scheme := "http"
+	if *certFile != "" {
+		scheme = "https"
+	}
+	fmt.Fprintf(e.stdout, "serving %s://%s/api/retention (TPM: %s)\n", scheme, ln.Addr(), v.custody.Kind())
+	errc := make(chan error, 1)
+	go func() {
+		if *certFile != "" {
+			errc <- srv.ServeTLS(ln, *certFile, *keyFile)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			fmt.Fprintf(e.stderr, "kiosk serve: %v\n", err)
+			return exitFailure
+		}
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	srv.Shutdown(shutdown)
+	log.Info("server stopped")
+	return exitOK
+}
+
+func runPurge(ctx context.Context, e *env, args []string) int {
+	fs := newFlagSet(e, "purge", "purge [--tpm SPEC] [--retention D]\n\nDeletes expired records, erases their epochs' keys in the TPM, and appends a run to the hash chain.")
+	cfg := addCommonFlags(fs, e)
+	var rf retentionFlags
+	rf.register(fs, e)
+	if ok, code := parseArgs(fs, args, exactly(0)); !ok {
+		return code
+	}
+	log, err := cfg.logger(e.stderr)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "kiosk:", err)
+		return exitBadInput
+	}
+	v, err := openVault(ctx, cfg.dataDir, &rf, log, nil, true)
+	if v == nil {
+		fmt.Fprintf(e.stderr, "kiosk purge: %v\n", err)
+		return exitFailure
+	}
+	defer v.close()
+	r, err := v.store.Purge(ctx)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "kiosk purge: %v\n", err)
+		return exitFailure
+	}
+	fmt.Fprintf(e.stdout, "purge run %d: scanned %d, deleted %d, errors %d, %d records held, oldest %s; chain head %s\n",
+		r.Seq, r.Scanned, r.Deleted, r.Errors, r.RecordsHeld, r.OldestAge.Round(time.Second), r.Hash)
+	if r.Errors > 0 {
+		return exitFailure
+	}
+	return exitOK
+}
