@@ -6,4 +6,13 @@ import (
 	"kiosk/internal/mattest"
 )
 
-func TestMain(m *testing.M) { mattest.Main(m) }
+func TestMain(m *testing.M) { mattest.Main(m, closeMatcher) }
+
+// closeMatcher frees the models testMatcher loaded.
+func closeMatcher() {
+	if matcher != nil {
+		matcher.Det.Close()
+		matcher.Emb.Close()
+		matcher.PAD.Close()
+	}
+}

@@ -1,0 +1,736 @@
+package checkin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"log/slog"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"kiosk/capture"
+	"kiosk/internal/safelog"
+	"kiosk/liveness"
+	"kiosk/models"
+	"kiosk/store"
+)
+
+// Records is where the flow writes one sealed record per check-in;
+// *store.Store is the real one. In ephemeral mode Put returns
+// store.ErrEphemeral after counting, which the flow takes as success.
+type Records interface {
+	Put(ctx context.Context, c store.CheckIn) (store.Meta, error)
+}
+
+// Options configures NewFlow. Matcher and Records are required; every
+// other zero value takes the default named beside it.
+type Options struct {
+	Matcher *models.Matcher
+	Records Records
+	// Now is the clock every time-out runs on (time.Now if nil). Tests
+	// step it with the frames' timestamps.
+	Now func() time.Time
+	// Logger gets operational logs only: stages, reasons, durations.
+	Logger *slog.Logger
+
+	// ReferenceTimeout returns an abandoned reference screen to idle (60 s).
+	ReferenceTimeout time.Duration
+	// CaptureTimeout fails a check-in that never gets a usable face (20 s).
+	CaptureTimeout time.Duration
+	// LostFace is how long the face may leave during the liveness window
+	// before it starts again from capturing (1 s).
+	LostFace time.Duration
+	// ResultHold is how long the result stays on screen (6 s).
+	ResultHold time.Duration
+	// MaxFailures failures within FailureWindow lock check-in for Cooldown
+	// (5 in 3 min → 2 min, as AWS suggests for face liveness).
+	MaxFailures   int
+	FailureWindow time.Duration
+	Cooldown      time.Duration
+
+	// Liveness and Thresholds configure the rPPG window and the fusion
+	// (liveness.DefaultThresholds if zero).
+	Liveness   liveness.Options
+	Thresholds liveness.Thresholds
+	// StoreFaceCrop keeps the live face crop (JPEG) in the sealed record;
+	// off, the record holds the decision details and the template only.
+	StoreFaceCrop bool
+	// OnResult, if set, is called after every finished check-in, from the
+	// goroutine that fed the deciding frame. It gets no pixels.
+	OnResult func(Result)
+}
+
+func (o *Options) defaults() {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = safelog.Discard()
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.ReferenceTimeout, 60*time.Second)
+	def(&o.CaptureTimeout, 20*time.Second)
+	def(&o.LostFace, time.Second)
+	def(&o.ResultHold, 6*time.Second)
+	def(&o.FailureWindow, 3*time.Minute)
+	def(&o.Cooldown, 2*time.Minute)
+	if o.MaxFailures <= 0 {
+		o.MaxFailures = 5
+	}
+	if o.Liveness.MinWindow <= 0 {
+		o.Liveness.MinWindow = DefaultLivenessWindow
+	}
+	if o.Thresholds == (liveness.Thresholds{}) {
+		o.Thresholds = liveness.DefaultThresholds
+	}
+}
+
+// DefaultLivenessWindow is the pulse window before the first decision.
+// At 4 s (the estimator's floor) generated live clips were sometimes
+// judged global (background SNR over 6 dB) by spectral leakage; 5 s is
+// the issue's target and separates them (see docs/checkin.md).
+const DefaultLivenessWindow = 5 * time.Second
+
+// Result is a finished check-in as the operator, the API and the metrics
+// see it. It holds scores but no pixels and no template; visitors only
+// ever see the Outcome.
+type Result struct {
+	CheckIn   uint64            `json:"checkin"` // the flow's check-in number
+	Outcome   Outcome           `json:"outcome"`
+	Reason    Reason            `json:"reason,omitempty"`
+	Reference ReferenceKind     `json:"reference"`
+	Liveness  liveness.Decision `json:"liveness"`
+	Match     *models.Decision  `json:"match,omitempty"`
+	PersonID  store.ID          `json:"person_id,omitempty"`
+	RecordID  store.ID          `json:"record_id,omitempty"` // 0 when nothing was stored
+	Stored    bool              `json:"stored"`
+	Started   time.Time         `json:"started"`
+	Duration  time.Duration     `json:"duration_ns"`
+}
+
+// Sentinel errors for calls made in the wrong state.
+var (
+	ErrBusy      = errors.New("a check-in is already in progress")
+	ErrNotReady  = errors.New("the flow is not waiting for a reference")
+	ErrLockedOut = errors.New("check-in is locked after repeated failures")
+)
+
+// Flow is the check-in state machine shared by the UI and the API. Frames
+// drive it (Step); taps and API calls move it (Begin, UseReference,
+// Cancel). All methods are safe for concurrent use; Step does the vision
+// work and must be called from one goroutine at a time.
+type Flow struct {
+	o Options
+
+	mu      sync.Mutex
+	snap    Snapshot
+	since   time.Time // when the current stage began
+	started time.Time // when the current check-in began
+	ref     *Reference
+	fails   []time.Time
+
+	// liveness window state
+	est       *liveness.Estimator
+	smooth    models.LandmarkSmoother
+	prev      models.Point
+	havePrev  bool
+	pads      []float64
+	faceFrame int
+	lastFace  time.Time
+	nextEval  time.Time
+	best      *capture.Frame
+	bestFace  models.Face
+	bestScore float64
+	good      int // consecutive good frames while capturing
+	cardPend  bool
+
+	// results of recent check-ins by number, for Wait (no pixels, no
+	// templates); changed is closed and replaced whenever one is added.
+	results map[uint64]Result
+	changed chan struct{}
+}
+
+// keepResults is how many finished check-ins Wait and Lookup can find.
+const keepResults = 256
+
+// NewFlow returns an idle flow.
+func NewFlow(o Options) (*Flow, error) {
+	if o.Matcher == nil || o.Records == nil {
+		return nil, errors.New("checkin.NewFlow: Matcher and Records are required")
+	}
+	o.defaults()
+	f := &Flow{o: o, results: map[uint64]Result{}, changed: make(chan struct{})}
+	f.est = liveness.NewEstimator(o.Liveness)
+	f.setStage(StageIdle, o.Now())
+	return f, nil
+}
+
+// Snapshot returns the current state, after applying any time-out due.
+func (f *Flow) Snapshot() Snapshot {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.tick(f.o.Now())
+	return f.snap
+}
+
+// setStage moves to s and resets the per-stage fields. Callers hold mu.
+func (f *Flow) setStage(s Stage, now time.Time) {
+	f.snap.Stage = s
+	f.snap.Version++
+	f.snap.Progress = 0
+	f.snap.Face = image.Rectangle{}
+	f.since = now
+	switch s {
+	case StageIdle:
+		f.snap.Prompt, f.snap.Outcome, f.snap.Reason, f.snap.Message, f.snap.Until = PromptTap, OutcomeNone, ReasonNone, "", time.Time{}
+		f.snap.Reference = ReferenceNone
+		f.dropReference()
+		f.resetWindow()
+	case StageReference:
+		f.snap.Prompt = PromptReference
+	case StageCapturing:
+		f.snap.Prompt = models.PromptNoFace.String()
+		f.resetWindow()
+	case StageLiveness:
+		f.snap.Prompt = PromptKeepStill
+	}
+}
+
+func (f *Flow) dropReference() {
+	f.ref.Wipe()
+	f.ref = nil
+	f.cardPend = false
+}
+
+// resetWindow forgets the liveness window and the best frame.
+func (f *Flow) resetWindow() {
+	f.est.Reset()
+	f.smooth.Reset()
+	f.havePrev = false
+	f.pads = f.pads[:0]
+	f.faceFrame = 0
+	f.good = 0
+	f.bestScore = math.Inf(-1)
+	if f.best != nil {
+		clear(f.best.Pix)
+		f.best = nil
+	}
+}
+
+// Begin starts a check-in from idle (the visitor tapped). It fails with
+// ErrLockedOut during a cool-down and ErrBusy while another check-in runs.
+func (f *Flow) Begin() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := f.o.Now()
+	f.tick(now)
+	switch f.snap.Stage {
+	case StageLockedOut:
+		return fmt.Errorf("%w until %s", ErrLockedOut, f.snap.Until.Format("15:04:05"))
+	case StageIdle, StageResult:
+	default:
+		return ErrBusy
+	}
+	f.begin(now)
+	f.setStage(StageReference, now)
+	return nil
+}
+
+// begin numbers a new check-in. Callers hold mu.
+func (f *Flow) begin(now time.Time) {
+	f.started = now
+	f.snap.CheckIn++
+}
+
+// UseReference hands the flow the reference and starts capturing. The
+// flow owns ref from here and wipes it when the check-in ends. From idle
+// it begins a check-in first (the API's path). It returns the check-in's
+// number, for Wait.
+func (f *Flow) UseReference(ref *Reference) (uint64, error) {
+	if ref == nil {
+		return 0, errors.New("checkin: nil reference")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := f.o.Now()
+	f.tick(now)
+	switch f.snap.Stage {
+	case StageLockedOut:
+		ref.Wipe()
+		return 0, fmt.Errorf("%w until %s", ErrLockedOut, f.snap.Until.Format("15:04:05"))
+	case StageIdle, StageResult:
+		f.begin(now)
+	case StageReference:
+	default:
+		ref.Wipe()
+		return 0, ErrBusy
+	}
+	f.dropReference()
+	f.ref = ref
+	f.setStage(StageCapturing, now)
+	f.snap.Reference = ref.Kind
+	return f.snap.CheckIn, nil
+}
+
+// SubmitPhoto starts a check-in against a reference photo held in memory
+// (the integration API's path). Name and document number, if given, go
+// into the sealed record only.
+func (f *Flow) SubmitPhoto(photo []byte, name, document string) (uint64, error) {
+	ref, err := PhotoReference(f.o.Matcher, photo)
+	if err != nil {
+		return 0, err
+	}
+	ref.Name, ref.DocumentNumber = name, document
+	return f.UseReference(ref)
+}
+
+// ErrUnknownCheckIn means Wait or Lookup was given a number the flow never
+// issued, or one too old to be remembered.
+var ErrUnknownCheckIn = errors.New("unknown check-in")
+
+// Lookup returns the result of finished check-in n.
+func (f *Flow) Lookup(n uint64) (Result, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.tick(f.o.Now())
+	r, ok := f.results[n]
+	return r, ok
+}
+
+// Wait blocks until check-in n has finished (or ctx ends) and returns its
+// result. A cancelled check-in finishes with ReasonCancelled.
+func (f *Flow) Wait(ctx context.Context, n uint64) (Result, error) {
+	for {
+		f.mu.Lock()
+		f.tick(f.o.Now())
+		r, ok := f.results[n]
+		cur, ch := f.snap.CheckIn, f.changed
+		f.mu.Unlock()
+		switch {
+		case ok:
+			return r, nil
+		case n == 0 || n > cur || n+keepResults <= cur:
+			return Result{}, ErrUnknownCheckIn
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return Result{}, ctx.Err()
+		case <-time.After(250 * time.Millisecond): // time-outs advance with the clock
+		}
+	}
+}
+
+// record remembers a finished check-in and wakes waiters. Callers hold mu.
+func (f *Flow) record(r Result) {
+	f.results[r.CheckIn] = r
+	delete(f.results, r.CheckIn-keepResults)
+	close(f.changed)
+	f.changed = make(chan struct{})
+}
+
+// abandon records the check-in in progress as cancelled. Callers hold mu.
+func (f *Flow) abandon(now time.Time) {
+	if _, done := f.results[f.snap.CheckIn]; f.snap.CheckIn > 0 && !done {
+		f.record(Result{CheckIn: f.snap.CheckIn, Outcome: OutcomeFail, Reason: ReasonCancelled, Reference: f.snap.Reference,
+			Started: f.started, Duration: now.Sub(f.started)})
+	}
+}
+
+// ExpectCard switches the reference screen to ID-card intake: the next
+// frames are searched for a card portrait (CardReference), and the check-in
+// continues by itself once one is found.
+func (f *Flow) ExpectCard() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.snap.Stage != StageReference {
+		return ErrNotReady
+	}
+	f.cardPend = true
+	f.snap.Prompt = PromptCardHold
+	f.snap.Version++
+	return nil
+}
+
+// Cancel abandons the check-in in progress and returns to idle. Nothing
+// is stored and it does not count as a failure.
+func (f *Flow) Cancel() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.snap.Stage == StageLockedOut || f.snap.Stage == StageIdle {
+		return
+	}
+	f.o.Logger.Info("check-in cancelled", "stage", f.snap.Stage.String())
+	f.abandon(f.o.Now())
+	f.setStage(StageIdle, f.o.Now())
+}
+
+// tick applies the time-outs that do not need a frame. Callers hold mu.
+func (f *Flow) tick(now time.Time) {
+	in := now.Sub(f.since)
+	switch f.snap.Stage {
+	case StageResult, StageLockedOut:
+		if !now.Before(f.snap.Until) {
+			f.setStage(StageIdle, now)
+		}
+	case StageReference:
+		if in >= f.o.ReferenceTimeout {
+			f.abandon(now)
+			f.setStage(StageIdle, now)
+		}
+	case StageCapturing:
+		if in >= f.o.CaptureTimeout {
+			f.finish(now, Result{Outcome: OutcomeFail, Reason: ReasonTimeout}, nil)
+		}
+	case StageLiveness:
+		// A face that stays away ends the window; one that never gives
+		// a verdict ends as the fusion's give-up says (Step decides).
+		if now.Sub(f.lastFace) >= f.o.LostFace {
+			f.setStage(StageCapturing, now)
+		}
+	}
+}
+
+// Step feeds one camera frame. It runs detection, the quality gate and the
+// liveness window as the stage needs, decides when the evidence is in, and
+// returns the new state. It never keeps fr: the caller releases it. In idle,
+// result and lock-out it only applies time-outs, so an idle kiosk costs
+// no vision work.
+func (f *Flow) Step(ctx context.Context, fr *capture.Frame) Snapshot {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := f.o.Now()
+	f.tick(now)
+	img := models.Image{Width: fr.Width, Height: fr.Height, Pix: fr.Pix}
+	switch f.snap.Stage {
+	case StageReference:
+		if f.cardPend {
+			f.stepCard(now, img)
+		}
+	case StageCapturing:
+		f.stepCapture(now, fr, img)
+	case StageLiveness:
+		f.stepLiveness(ctx, now, fr, img)
+	}
+	return f.snap
+}
+
+func (f *Flow) stepCard(now time.Time, img models.Image) {
+	ref, err := CardReference(f.o.Matcher, img)
+	switch {
+	case err == nil:
+		f.ref = ref
+		f.cardPend = false
+		f.setStage(StageCapturing, now)
+		f.snap.Reference = ReferenceCard
+		f.snap.Prompt = "Thank you. Now put the card away and look at the camera"
+	case errors.Is(err, ErrCardLooksLive):
+		f.snap.Prompt = PromptCardLive
+	case errors.Is(err, models.ErrManyFaces):
+		f.snap.Prompt = "Only the card, please: one face at a time"
+	default:
+		f.snap.Prompt = PromptCardHold
+	}
+}
+
+// detect runs the detector and the quality gate on one frame.
+func (f *Flow) detect(img models.Image) ([]models.Face, models.Quality, error) {
+	faces, err := f.o.Matcher.Det.Detect(img)
+	if err != nil {
+		return nil, models.Quality{}, err
+	}
+	q, err := models.AssessQuality(img, faces, f.o.Matcher.Quality)
+	return faces, q, err
+}
+
+// goodFrames is how many consecutive frames must pass the gate before the
+// liveness window opens: one lucky frame of a passer-by is not a visitor.
+const goodFrames = 3
+
+func (f *Flow) stepCapture(now time.Time, fr *capture.Frame, img models.Image) {
+	faces, q, err := f.detect(img)
+	if err != nil {
+		f.o.Logger.Warn("frame skipped", "stage", "capturing", "err", err.Error())
+		return
+	}
+	f.snap.Prompt = q.Prompt.String()
+	f.snap.Face = image.Rectangle{}
+	if len(faces) == 1 {
+		f.snap.Face = faces[0].Rect()
+	}
+	if !q.OK() {
+		f.good = 0
+		return
+	}
+	if f.good++; f.good < goodFrames {
+		return
+	}
+	f.setStage(StageLiveness, now)
+	f.snap.Face = faces[0].Rect()
+	f.lastFace = now
+	f.nextEval = now
+	f.addLiveness(now, fr, img, faces[0], q)
+}
+
+func (f *Flow) stepLiveness(ctx context.Context, now time.Time, fr *capture.Frame, img models.Image) {
+	faces, q, err := f.detect(img)
+	if err != nil {
+		f.o.Logger.Warn("frame skipped", "stage", "liveness", "err", err.Error())
+		return
+	}
+	switch len(faces) {
+	case 0:
+		f.snap.Prompt = models.PromptNoFace.String()
+		f.snap.Face = image.Rectangle{}
+		f.havePrev = false
+		return // tick returns to capturing once LostFace has passed
+	case 1:
+	default:
+		// A second face may be the attack (a phone held beside the
+		// visitor): start the window again with one face.
+		f.setStage(StageCapturing, now)
+		f.snap.Prompt = models.PromptOnePerson.String()
+		return
+	}
+	f.lastFace = now
+	f.snap.Face = faces[0].Rect()
+	f.snap.Prompt = PromptKeepStill
+	f.addLiveness(now, fr, img, faces[0], q)
+	f.snap.Progress = f.est.Progress()
+	if f.snap.Progress < 1 || now.Before(f.nextEval) {
+		return
+	}
+	f.nextEval = now.Add(500 * time.Millisecond)
+	d := liveness.Decide(liveness.Inputs{RPPG: f.est.Estimate(), PAD: median(f.pads)}, f.o.Thresholds)
+	if !final(d) && now.Sub(f.since) < f.o.Thresholds.GiveUpAfter+2*time.Second {
+		return
+	}
+	f.decide(ctx, now, d)
+}
+
+// final reports whether a liveness decision ends the window. A pass, or a
+// failed anti-spoof score, is final at once. A pulse that is missing or
+// also lights the background is judged again on a longer window until
+// GiveUpAfter: on 5 s windows, slow live pulses (55 bpm) sometimes leak
+// over the 6 dB background limit, while a flicker or a screen stays global
+// however long it is watched (docs/checkin.md).
+func final(d liveness.Decision) bool {
+	if d.Verdict == liveness.Live {
+		return true
+	}
+	for _, s := range d.Signals {
+		if s.Name == "pad" && s.Used && !s.Pass {
+			return true
+		}
+	}
+	return false
+}
+
+// padEvery is how often the anti-spoof model runs during the window: its
+// score changes slowly, and every frame would double the frame cost.
+const padEvery = 8
+
+// addLiveness adds one frame's skin patches to the window, samples the
+// anti-spoof score, and keeps the best-quality frame for matching.
+func (f *Flow) addLiveness(now time.Time, fr *capture.Frame, img models.Image, face models.Face, q models.Quality) {
+	ps := models.SkinPatches(img, f.smooth.Smooth(face))
+	s := liveness.Sample{Time: fr.Time, Patches: make(map[string]liveness.RGB, len(ps.Patches)), Motion: -1}
+	for _, p := range ps.Patches {
+		if p.Usable() {
+			s.Patches[p.Name] = liveness.RGB(p.Mean)
+		}
+	}
+	if ps.Background.Usable() {
+		s.Reference = liveness.RGB(ps.Background.Mean)
+	}
+	if f.havePrev && ps.Size > 0 {
+		s.Motion = math.Hypot(float64(ps.Centre.X-f.prev.X), float64(ps.Centre.Y-f.prev.Y)) / ps.Size
+	}
+	f.prev, f.havePrev = ps.Centre, true
+	f.est.Add(s)
+	if f.faceFrame%padEvery == 0 && f.o.Matcher.PAD != nil {
+		if sc, err := f.o.Matcher.PAD.Score(img, face); err == nil {
+			f.pads = append(f.pads, float64(sc))
+		}
+	}
+	f.faceFrame++
+	if q.OK() && q.Score > f.bestScore {
+		if f.best == nil {
+			f.best = fr.Clone()
+		} else {
+			f.best.Width, f.best.Height, f.best.Seq, f.best.Time = fr.Width, fr.Height, fr.Seq, fr.Time
+			f.best.Pix = append(f.best.Pix[:0], fr.Pix...)
+		}
+		f.bestFace, f.bestScore = face, q.Score
+	}
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// decide matches the best frame against the reference (when live) and
+// finishes the check-in.
+func (f *Flow) decide(ctx context.Context, now time.Time, d liveness.Decision) {
+	f.setStage(StageDeciding, now)
+	r := Result{Liveness: d, Outcome: OutcomeFail, Reason: ReasonNotLive}
+	if d.Verdict != liveness.Live || f.best == nil {
+		f.finish(now, r, nil)
+		return
+	}
+	img := models.Image{Width: f.best.Width, Height: f.best.Height, Pix: f.best.Pix}
+	live, err := f.o.Matcher.Emb.EmbedFace(img, f.bestFace)
+	if err != nil {
+		f.o.Logger.Error("embedding the live face failed", "err", err.Error())
+		r.Reason = ReasonError
+		f.finish(now, r, nil)
+		return
+	}
+	defer live.Wipe()
+	th := f.o.Matcher.Threshold
+	switch f.ref.Kind {
+	case ReferenceEnrolled:
+		hit, ok := f.ref.gallery.Identify(live, th)
+		if best := f.ref.gallery.Search(live, 1); len(best) > 0 {
+			md := models.Decide(best[0].Score, th)
+			r.Match = &md
+		}
+		if ok {
+			id, _ := store.ParseID(hit.ID)
+			r.PersonID = id
+			r.Outcome, r.Reason = OutcomePass, ReasonNone
+		} else {
+			r.Reason = ReasonNotEnroll
+		}
+	default:
+		md := models.Decide(f.ref.template.Similarity(live), th)
+		r.Match = &md
+		r.PersonID = f.ref.PersonID
+		if md.Match {
+			r.Outcome, r.Reason = OutcomePass, ReasonNone
+		} else {
+			r.Reason = ReasonNoMatch
+		}
+	}
+	f.finish(now, r, &live)
+}
+
+// finish stores the record, counts failures, and shows the result (or the
+// lock-out). Callers hold mu.
+func (f *Flow) finish(now time.Time, r Result, live *models.Template) {
+	r.CheckIn = f.snap.CheckIn
+	r.Started = f.started
+	r.Duration = now.Sub(f.started)
+	if f.ref != nil {
+		r.Reference = f.ref.Kind
+	}
+	if r.Reason != ReasonTimeout || f.best != nil {
+		f.store(&r, live)
+	}
+	f.o.Logger.Info("check-in finished", "outcome", r.Outcome.String(), "reason", string(r.Reason), "liveness", r.Liveness.Reason,
+		"reference", r.Reference.String(), "duration_ms", r.Duration.Milliseconds(), "stored", r.Stored)
+	if r.Outcome == OutcomeFail && (r.Reason == ReasonNotLive || r.Reason == ReasonNoMatch || r.Reason == ReasonNotEnroll) {
+		f.fails = append(f.fails, now)
+	}
+	cut := 0
+	for cut < len(f.fails) && now.Sub(f.fails[cut]) > f.o.FailureWindow {
+		cut++
+	}
+	f.fails = f.fails[cut:]
+	f.setStage(StageResult, now)
+	f.snap.Reference = r.Reference
+	f.snap.Outcome, f.snap.Reason, f.snap.Until = r.Outcome, r.Reason, now.Add(f.o.ResultHold)
+	switch {
+	case r.Outcome == OutcomePass:
+		f.snap.Message = MessagePass
+	case r.Reason == ReasonTimeout:
+		f.snap.Message = MessageTimeout
+	default:
+		f.snap.Message = MessageFail
+	}
+	f.snap.Prompt = f.snap.Message
+	f.dropReference()
+	f.resetWindow()
+	if len(f.fails) >= f.o.MaxFailures {
+		f.fails = f.fails[:0]
+		until := now.Add(f.o.Cooldown)
+		f.setStage(StageLockedOut, now)
+		f.snap.Until = until
+		f.snap.Outcome, f.snap.Reason = r.Outcome, r.Reason
+		f.snap.Message = fmt.Sprintf(MessageLockedOut, until.Format("15:04"))
+		f.snap.Prompt = f.snap.Message
+		f.o.Logger.Warn("check-in locked after repeated failures", "until", until.Format(time.RFC3339), "failures", f.o.MaxFailures)
+	}
+	f.record(r)
+	if f.o.OnResult != nil {
+		f.o.OnResult(r)
+	}
+}
+
+// store writes the sealed record of r. Its personal parts (the face
+// crop, the template, the scores, the name) exist only in memory until
+// the store seals them.
+func (f *Flow) store(r *Result, live *models.Template) {
+	c := store.CheckIn{PersonID: r.PersonID, Passed: r.Outcome == OutcomePass}
+	defer c.Wipe()
+	if f.ref != nil {
+		c.Name, c.DocumentNumber = f.ref.Name, f.ref.DocumentNumber
+	}
+	if live != nil {
+		c.Embedding, _ = live.AppendBinary(nil)
+	}
+	c.Liveness, _ = json.Marshal(r.Liveness)
+	if r.Match != nil {
+		c.Match, _ = json.Marshal(r.Match)
+	}
+	if f.o.StoreFaceCrop && f.best != nil {
+		c.Photo = faceCrop(f.best, f.bestFace)
+	}
+	m, err := f.o.Records.Put(context.Background(), c)
+	switch {
+	case err == nil:
+		r.RecordID, r.Stored = m.ID, true
+	case errors.Is(err, store.ErrEphemeral):
+	default:
+		f.o.Logger.Error("storing the check-in record failed; the result stands", "err", err.Error())
+	}
+}
+
+// faceCrop encodes the face box, grown by half, as a JPEG in memory.
+func faceCrop(fr *capture.Frame, face models.Face) []byte {
+	box := face.Rect()
+	grow := box.Dx() / 4
+	box = image.Rect(box.Min.X-grow, box.Min.Y-grow, box.Max.X+grow, box.Max.Y+grow).Intersect(image.Rect(0, 0, fr.Width, fr.Height))
+	if box.Empty() {
+		return nil
+	}
+	rgba := image.NewRGBA(image.Rect(0, 0, box.Dx(), box.Dy()))
+	for y := 0; y < box.Dy(); y++ {
+		src := fr.Pix[((box.Min.Y+y)*fr.Width+box.Min.X)*3:]
+		dst := rgba.Pix[y*rgba.Stride:]
+		for x := 0; x < box.Dx(); x++ {
+			dst[4*x], dst[4*x+1], dst[4*x+2], dst[4*x+3] = src[3*x+2], src[3*x+1], src[3*x], 0xff
+		}
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, rgba, &jpeg.Options{Quality: 90}); err != nil {
+		return nil
+	}
+	clear(rgba.Pix)
+	return buf.Bytes()
+}

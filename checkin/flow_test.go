@@ -1,0 +1,292 @@
+package checkin
+
+import (
+	"context"
+	"errors"
+	"image"
+	"image/color"
+	"image/draw"
+	"io"
+	"slices"
+	"testing"
+	"time"
+
+	"kiosk/capture"
+	"kiosk/models"
+	"kiosk/store"
+)
+
+var errEOF = io.EOF
+
+// Photos of the shared pairs set: img20 and img21 show the same person
+// (labelled Yes in master.csv), img16 someone else.
+const (
+	visitorClipFace = "faces/pairs/img20.jpg"
+	visitorIDPhoto  = "faces/pairs/img21.jpg"
+	otherPerson     = "faces/pairs/img16.jpg"
+)
+
+// visitorClip is a generated camera clip of a real photo at 640×480 and
+// 30 fps, with head motion and sensor noise, whose skin carries a pulse at
+// bpm (none when 0), timed from t0 and unpaced: the fake clock follows the
+// frames' timestamps, so time-outs run on recorded time.
+func visitorClip(t testing.TB, clk *clock, face string, bpm float64, seconds float64) capture.Source {
+	src := capture.NewSynthetic(capture.SyntheticOptions{Face: decodeData(t, face), PulseBPM: bpm, Start: clk.Now(),
+		Frames: int(seconds * 30), Seed: 7})
+	return clockedSource{Source: src, clk: clk}
+}
+
+// twoFaces puts two people side by side in one 640×480 frame.
+func twoFaces(t testing.TB) image.Image {
+	out := image.NewRGBA(image.Rect(0, 0, 640, 480))
+	draw.Draw(out, out.Bounds(), &image.Uniform{color.RGBA{90, 100, 110, 255}}, image.Point{}, draw.Src)
+	for i, f := range []string{"faces/identities/bernadette/bernadette1.png", "faces/identities/howard/howard1.png"} {
+		img := decodeData(t, f)
+		b := img.Bounds()
+		at := image.Pt(40+i*320, 240-b.Dy()/2)
+		draw.Draw(out, image.Rectangle{Min: at, Max: at.Add(b.Size())}, img, b.Min, draw.Src)
+	}
+	return out
+}
+
+// run steps the flow over src until a result (or lock-out) is shown or the
+// source ends, and returns the prompts seen in order (deduplicated).
+func run(t *testing.T, f *Flow, src capture.Source) (last Snapshot, prompts []string) {
+	t.Helper()
+	defer src.Close()
+	ctx := context.Background()
+	for {
+		fr, err := src.Read(ctx)
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				t.Fatalf("reading frames: %v", err)
+			}
+			return f.Snapshot(), prompts
+		}
+		last = f.Step(ctx, fr)
+		fr.Release()
+		if len(prompts) == 0 || prompts[len(prompts)-1] != last.Prompt {
+			prompts = append(prompts, last.Prompt)
+		}
+		if last.Stage == StageResult || last.Stage == StageLockedOut {
+			return last, prompts
+		}
+	}
+}
+
+// TestFlowOutcomes is the check-in acceptance: generated clips of real
+// photos through the real models and a real SQLite store, asserting each
+// outcome, the prompt shown, and the records written.
+func TestFlowOutcomes(t *testing.T) {
+	m := testMatcher(t)
+	for _, tc := range []struct {
+		name        string
+		source      func(*clock) capture.Source
+		reference   string // reference photo; "" = the flow is left to time out
+		retention   time.Duration
+		wantOutcome Outcome
+		wantReason  Reason
+		wantPrompt  string // a prompt that must have been shown
+		wantRecords int
+	}{
+		{name: "live genuine passes",
+			source:    func(c *clock) capture.Source { return visitorClip(t, c, visitorClipFace, 72, 12) },
+			reference: visitorIDPhoto, retention: time.Hour,
+			wantOutcome: OutcomePass, wantPrompt: PromptKeepStill, wantRecords: 1},
+		{name: "still photo is not live",
+			source:    func(c *clock) capture.Source { return visitorClip(t, c, visitorClipFace, 0, 14) },
+			reference: visitorIDPhoto, retention: time.Hour,
+			wantOutcome: OutcomeFail, wantReason: ReasonNotLive, wantRecords: 1},
+		{name: "flickering photo is not live",
+			source: func(c *clock) capture.Source {
+				src := capture.NewSynthetic(capture.SyntheticOptions{Face: decodeData(t, visitorClipFace), FlickerHz: 1.2, FlickerAmplitude: 0.02,
+					Start: c.Now(), Frames: 14 * 30, Seed: 7})
+				return clockedSource{Source: src, clk: c}
+			},
+			reference: visitorIDPhoto, retention: time.Hour,
+			wantOutcome: OutcomeFail, wantReason: ReasonNotLive, wantRecords: 1},
+		{name: "different person does not match",
+			source:    func(c *clock) capture.Source { return visitorClip(t, c, visitorClipFace, 72, 12) },
+			reference: otherPerson, retention: time.Hour,
+			wantOutcome: OutcomeFail, wantReason: ReasonNoMatch, wantRecords: 1},
+		{name: "two faces are prompted then time out",
+			source: func(c *clock) capture.Source {
+				return clockedSource{Source: newStillSource(twoFaces(t), 10, 260, c.Now()), clk: c}
+			},
+			reference: visitorIDPhoto, retention: time.Hour,
+			wantOutcome: OutcomeFail, wantReason: ReasonTimeout, wantPrompt: models.PromptOnePerson.String()},
+		{name: "no face times out",
+			source: func(c *clock) capture.Source {
+				blank := image.NewRGBA(image.Rect(0, 0, 640, 480))
+				draw.Draw(blank, blank.Bounds(), &image.Uniform{color.RGBA{120, 130, 140, 255}}, image.Point{}, draw.Src)
+				return clockedSource{Source: newStillSource(blank, 10, 260, c.Now()), clk: c}
+			},
+			reference: visitorIDPhoto, retention: time.Hour,
+			wantOutcome: OutcomeFail, wantReason: ReasonTimeout, wantPrompt: models.PromptNoFace.String()},
+		{name: "ephemeral mode stores nothing",
+			source:    func(c *clock) capture.Source { return visitorClip(t, c, visitorClipFace, 72, 12) },
+			reference: visitorIDPhoto, retention: 0,
+			wantOutcome: OutcomePass, wantRecords: 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newClock()
+			st := testStore(t, clk, tc.retention)
+			var results []Result
+			f, err := NewFlow(Options{Matcher: m, Records: st, Now: clk.Now, Logger: testLogger(t), StoreFaceCrop: true,
+				OnResult: func(r Result) { results = append(results, r) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f.Begin(); err != nil {
+				t.Fatalf("Begin() = %v", err)
+			}
+			ref, err := PhotoReference(m, readData(t, tc.reference))
+			if err != nil {
+				t.Fatalf("PhotoReference(%s) = %v", tc.reference, err)
+			}
+			n, err := f.UseReference(ref)
+			if err != nil || n != 1 {
+				t.Fatalf("UseReference() = %d, %v; want 1, nil", n, err)
+			}
+			last, prompts := run(t, f, tc.source(clk))
+			if last.Stage != StageResult {
+				t.Fatalf("flow ended in %s (prompts %q); want result", last.Stage, prompts)
+			}
+			if last.Outcome != tc.wantOutcome || last.Reason != tc.wantReason {
+				t.Errorf("outcome %s/%q; want %s/%q (prompts %q)", last.Outcome, last.Reason, tc.wantOutcome, tc.wantReason, prompts)
+			}
+			if tc.wantPrompt != "" && !slices.Contains(prompts, tc.wantPrompt) {
+				t.Errorf("prompts %q lack %q", prompts, tc.wantPrompt)
+			}
+			if len(results) != 1 {
+				t.Fatalf("OnResult called %d times; want 1", len(results))
+			}
+			r := results[0]
+			if tc.wantOutcome == OutcomePass && r.Duration > 7*time.Second {
+				t.Errorf("pass took %s of clip time; want ≤ 7 s from the reference", r.Duration)
+			}
+			metas, err := st.List(context.Background(), store.ListOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(metas) != tc.wantRecords || r.Stored != (tc.wantRecords > 0) {
+				t.Fatalf("%d records stored (Result.Stored %v); want %d", len(metas), r.Stored, tc.wantRecords)
+			}
+			if tc.wantRecords == 0 {
+				return
+			}
+			rec, err := st.Get(context.Background(), metas[0].ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rec.Wipe()
+			if rec.Passed != (tc.wantOutcome == OutcomePass) || rec.ID != r.RecordID {
+				t.Errorf("record passed=%v id=%d; want passed=%v id=%d", rec.Passed, rec.ID, tc.wantOutcome == OutcomePass, r.RecordID)
+			}
+			if len(rec.Photo) == 0 || len(rec.Liveness) == 0 {
+				t.Errorf("record lacks the face crop (%d bytes) or the liveness details (%d bytes)", len(rec.Photo), len(rec.Liveness))
+			}
+			if live := tc.wantReason != ReasonNotLive; live != (len(rec.Embedding) > 0) {
+				t.Errorf("record embedding %d bytes; want one only when live", len(rec.Embedding))
+			}
+		})
+	}
+}
+
+// TestFlowLockout: repeated failures lock check-in for the cool-down, a
+// tap during it is refused with the time, and it reopens afterwards.
+func TestFlowLockout(t *testing.T) {
+	m := testMatcher(t)
+	clk := newClock()
+	st := testStore(t, clk, time.Hour)
+	f, err := NewFlow(Options{Matcher: m, Records: st, Now: clk.Now, Logger: testLogger(t),
+		MaxFailures: 2, FailureWindow: 3 * time.Minute, Cooldown: 2 * time.Minute, ResultHold: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		ref, err := PhotoReference(m, readData(t, otherPerson))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.UseReference(ref); err != nil {
+			t.Fatalf("attempt %d: UseReference() = %v", i+1, err)
+		}
+		last, _ := run(t, f, visitorClip(t, clk, visitorClipFace, 72, 12))
+		want := StageResult
+		if i == 1 {
+			want = StageLockedOut
+		}
+		if last.Stage != want || last.Reason != ReasonNoMatch {
+			t.Fatalf("attempt %d ended in %s/%q; want %s/no_match", i+1, last.Stage, last.Reason, want)
+		}
+		clk.Advance(2 * time.Second) // the result screen times out
+	}
+	if err := f.Begin(); !errors.Is(err, ErrLockedOut) {
+		t.Fatalf("Begin() during the cool-down = %v; want ErrLockedOut", err)
+	}
+	if s := f.Snapshot(); s.Message == "" || s.Until.IsZero() {
+		t.Errorf("locked-out snapshot has no message or end time: %+v", s)
+	}
+	clk.Advance(2 * time.Minute)
+	if err := f.Begin(); err != nil {
+		t.Fatalf("Begin() after the cool-down = %v", err)
+	}
+}
+
+// TestFlowCancelAndTimeouts steps a fake clock with no frames: an
+// abandoned reference screen returns to idle, a cancel returns to idle
+// and wakes a waiter with ReasonCancelled, and nothing is stored.
+func TestFlowCancelAndTimeouts(t *testing.T) {
+	m := testMatcher(t)
+	clk := newClock()
+	st := testStore(t, clk, time.Hour)
+	f, err := NewFlow(Options{Matcher: m, Records: st, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Begin(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Begin(); !errors.Is(err, ErrBusy) {
+		t.Errorf("second Begin() = %v; want ErrBusy", err)
+	}
+	clk.Advance(61 * time.Second)
+	if s := f.Snapshot(); s.Stage != StageIdle {
+		t.Fatalf("after the reference time-out: %s; want idle", s.Stage)
+	}
+	if r, ok := f.Lookup(1); !ok || r.Reason != ReasonCancelled {
+		t.Errorf("Lookup(1) = %+v, %v; want cancelled", r, ok)
+	}
+	ref, err := PhotoReference(m, readData(t, visitorIDPhoto))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := f.UseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan Result)
+	go func() {
+		r, _ := f.Wait(context.Background(), n)
+		done <- r
+	}()
+	f.Cancel()
+	select {
+	case r := <-done:
+		if r.Reason != ReasonCancelled || r.CheckIn != n {
+			t.Errorf("Wait(%d) = %+v; want check-in %d cancelled", n, r, n)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Wait did not return after Cancel")
+	}
+	if _, err := f.Wait(context.Background(), n+5); !errors.Is(err, ErrUnknownCheckIn) {
+		t.Errorf("Wait(unissued) = %v; want ErrUnknownCheckIn", err)
+	}
+	if metas, _ := st.List(context.Background(), store.ListOptions{}); len(metas) != 0 {
+		t.Errorf("%d records after cancels; want 0", len(metas))
+	}
+	if s := f.Snapshot(); s.Stage != StageIdle || s.Prompt != PromptTap {
+		t.Errorf("after Cancel: %s %q; want idle %q", s.Stage, s.Prompt, PromptTap)
+	}
+}

@@ -1,0 +1,211 @@
+package checkin
+
+import (
+	"bytes"
+	"context"
+	"image"
+	_ "image/jpeg"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"kiosk/capture"
+	"kiosk/internal/safelog"
+	"kiosk/models"
+	"kiosk/store"
+)
+
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Dir(filepath.Dir(file))
+}
+
+func sharedDir() string {
+	if d := os.Getenv("KIOSK_SHARED_DIR"); d != "" {
+		return d
+	}
+	return filepath.Join(repoRoot(), "..", "shared")
+}
+
+// dataFile returns a file of ../shared/data, skipping when the shared data
+// is absent (it is evaluation data, not part of the project).
+func dataFile(t testing.TB, rel string) string {
+	t.Helper()
+	p := filepath.Join(sharedDir(), "data", rel)
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("shared test data %s is missing: %v", p, err)
+	}
+	return p
+}
+
+func readData(t testing.TB, rel string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(dataFile(t, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func decodeData(t testing.TB, rel string) image.Image {
+	t.Helper()
+	img, _, err := image.Decode(bytes.NewReader(readData(t, rel)))
+	if err != nil {
+		t.Fatalf("decoding %s: %v", rel, err)
+	}
+	return img
+}
+
+// modelsDir finds the provisioned models; make test always provisions them.
+func modelsDir(t testing.TB) string {
+	t.Helper()
+	for _, d := range []string{os.Getenv("KIOSK_MODELS_DIR"), filepath.Join(sharedDir(), "models")} {
+		if d == "" {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(d, models.FeatureModel)); err == nil {
+			return d
+		}
+	}
+	t.Fatalf("no face models found: run 'make setup' (or set KIOSK_MODELS_DIR)")
+	return ""
+}
+
+var (
+	matcherOnce sync.Once
+	matcher     *models.Matcher
+	matcherErr  error
+)
+
+// testMatcher loads the real models once per test binary.
+func testMatcher(t testing.TB) *models.Matcher {
+	t.Helper()
+	dir := modelsDir(t)
+	matcherOnce.Do(func() {
+		det, err := models.LoadDetector(dir, models.DetectorOptions{})
+		if err != nil {
+			matcherErr = err
+			return
+		}
+		emb, err := models.LoadEmbedder(dir)
+		if err != nil {
+			matcherErr = err
+			return
+		}
+		pad, err := models.LoadPAD(dir)
+		if err != nil {
+			matcherErr = err
+			return
+		}
+		matcher = models.NewMatcher(det, emb, pad)
+	})
+	if matcherErr != nil {
+		t.Fatal(matcherErr)
+	}
+	return matcher
+}
+
+// clock is a fake clock that the frame source steps to each frame's time.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+var t0 = time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC)
+
+func newClock() *clock { return &clock{t: t0} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t.After(c.t) {
+		c.t = t
+	}
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// clockedSource moves the clock to each frame's capture time, so time-outs
+// run on recorded time, not on how fast the test machine is.
+type clockedSource struct {
+	capture.Source
+	clk *clock
+}
+
+func (s clockedSource) Read(ctx context.Context) (*capture.Frame, error) {
+	f, err := s.Source.Read(ctx)
+	if err == nil {
+		s.clk.Set(f.Time)
+	}
+	return f, err
+}
+
+// stillSource repeats one image as frames at fps with nominal timestamps.
+type stillSource struct {
+	img  models.Image
+	fps  float64
+	seq  uint64
+	max  uint64
+	from time.Time
+}
+
+func newStillSource(img image.Image, fps float64, frames int, start time.Time) *stillSource {
+	return &stillSource{img: models.FromImage(img), fps: fps, max: uint64(frames), from: start}
+}
+
+func (s *stillSource) Read(ctx context.Context) (*capture.Frame, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if s.max > 0 && s.seq >= s.max {
+		return nil, errEOF
+	}
+	s.seq++
+	return &capture.Frame{Seq: s.seq, Time: s.from.Add(time.Duration(float64(s.seq-1) / s.fps * float64(time.Second))),
+		Width: s.img.Width, Height: s.img.Height, Pix: bytes.Clone(s.img.Pix)}, nil
+}
+
+func (s *stillSource) Close() error { return nil }
+
+// testStore opens a real SQLite store in a temporary directory on the
+// fake clock; retention 0 is ephemeral mode.
+func testStore(t testing.TB, clk *clock, retention time.Duration) *store.Store {
+	t.Helper()
+	mk, err := store.NewMemoryKeys(store.MemoryKeysOptions{FirstEpoch: store.EpochOf(t0, 0) - 24})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := store.Open(t.TempDir(), store.Options{Keys: mk, Retention: retention, Now: clk.Now, Logger: testLogger(t), DisablePurge: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// testLogger logs through t.Log, redacted like production.
+func testLogger(t testing.TB) *slog.Logger {
+	return safelog.New(tbWriter{t}, safelog.Options{Level: slog.LevelDebug})
+}
+
+type tbWriter struct{ t testing.TB }
+
+func (w tbWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(string(bytes.TrimRight(p, "\n")))
+	return len(p), nil
+}
