@@ -1,17 +1,24 @@
 package checkin
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/draw"
 	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"kiosk/capture"
+	"kiosk/internal/safelog"
 	"kiosk/models"
 	"kiosk/store"
 )
@@ -288,5 +295,83 @@ func TestFlowCancelAndTimeouts(t *testing.T) {
 	}
 	if s := f.Snapshot(); s.Stage != StageIdle || s.Prompt != PromptTap {
 		t.Errorf("after Cancel: %s %q; want idle %q", s.Stage, s.Prompt, PromptTap)
+	}
+}
+
+// TestFlowLeavesNoPlaintext runs a real check-in with a name and document
+// number, then scans every file of the data directory and every log line
+// for the name, the document number, and samples of the stored template
+// and face crop: none may appear in plaintext.
+func TestFlowLeavesNoPlaintext(t *testing.T) {
+	m := testMatcher(t)
+	clk := newClock()
+	dir := t.TempDir()
+	mk, err := store.NewMemoryKeys(store.MemoryKeysOptions{FirstEpoch: store.EpochOf(t0, 0) - 24})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	log := safelog.New(&logs, safelog.Options{Level: slog.LevelDebug})
+	st, err := store.Open(dir, store.Options{Keys: mk, Retention: time.Hour, Now: clk.Now, Logger: log, DisablePurge: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	f, err := NewFlow(Options{Matcher: m, Records: st, Now: clk.Now, Logger: log, StoreFaceCrop: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const name, doc = "Zebulon Quarternight", "DOC-7Q4-X9Z2"
+	n, err := f.SubmitPhoto(readData(t, visitorIDPhoto), name, doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last, _ := run(t, f, visitorClip(t, clk, visitorClipFace, 72, 12)); last.Outcome != OutcomePass {
+		t.Fatalf("check-in %s/%s; want pass", last.Outcome, last.Reason)
+	}
+	r, _ := f.Lookup(n)
+	rec, err := st.Get(context.Background(), r.RecordID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Wipe()
+	if rec.Name != name || rec.DocumentNumber != doc || len(rec.Embedding) < 2048 || len(rec.Photo) < 1000 {
+		t.Fatalf("record lacks what was sealed: name %v doc %v embedding %d photo %d", rec.Name == name, rec.DocumentNumber == doc, len(rec.Embedding), len(rec.Photo))
+	}
+	markers := map[string][]byte{"name": []byte(name), "document": []byte(doc)}
+	for i := 0; i+32 <= len(rec.Embedding); i += 512 {
+		markers[fmt.Sprintf("template[%d:]", i)] = rec.Embedding[i : i+32]
+	}
+	for i := 600; i+32 <= len(rec.Photo); i += len(rec.Photo) / 4 {
+		markers[fmt.Sprintf("photo[%d:]", i)] = rec.Photo[i : i+32]
+	}
+	st.Close() // flush the WAL into the files scanned
+	scanned := 0
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		scanned++
+		for what, mk := range markers {
+			if bytes.Contains(b, mk) {
+				t.Errorf("%s found in plaintext in %s", what, path)
+			}
+		}
+		return nil
+	})
+	if err != nil || scanned == 0 {
+		t.Fatalf("scanned %d files: %v", scanned, err)
+	}
+	for what, mk := range markers {
+		if bytes.Contains(logs.Bytes(), mk) {
+			t.Errorf("%s found in the logs", what)
+		}
+	}
+	if !bytes.Contains(logs.Bytes(), []byte("check-in finished")) {
+		t.Error("the flow logged nothing: the log scan proves nothing")
 	}
 }

@@ -150,6 +150,12 @@ func (r *Reference) String() string {
 	return fmt.Sprintf("checkin.Reference{%s [redacted]}", r.Kind)
 }
 
+// GoString never prints the template or the name.
+func (r *Reference) GoString() string { return r.String() }
+
+// Format never prints the template or the name, whatever the verb.
+func (r *Reference) Format(f fmt.State, _ rune) { f.Write([]byte(r.String())) }
+
 // SensitiveValue marks Reference for safelog.
 func (r *Reference) SensitiveValue() {}
 
