@@ -1,0 +1,9 @@
+package ui
+
+import (
+	"testing"
+
+	"kiosk/internal/mattest"
+)
+
+func TestMain(m *testing.M) { mattest.Main(m) }

@@ -1,0 +1,787 @@
+package ui
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"kiosk/checkin"
+	"kiosk/models"
+)
+
+// pinIdle returns an untouched PIN pad to the visitor's idle screen.
+const pinIdle = 60 * time.Second
+
+// recordsShown is how many of the newest records the Records tab lists.
+const recordsShown = 50
+
+// pinScreen is the operator sign-in keypad.
+type pinScreen struct {
+	entry     pinEntry
+	dots      *canvas.Text
+	msg       *widget.Label
+	keys      []*widget.Button
+	lockUntil time.Time // the TPM lockout's end, as far as we know
+	lastTouch time.Time
+	busy      bool
+}
+
+// Console tab names.
+const (
+	tabRecords     = "Records"
+	tabEnrol       = "Enrol"
+	tabSettings    = "Settings"
+	tabEvidence    = "Evidence"
+	tabDiagnostics = "Diagnostics"
+)
+
+// consoleScreens holds operator mode's widgets.
+type consoleScreens struct {
+	tabOrder []string
+	tabs     map[string]*widget.Button
+	panes    map[string]fyne.CanvasObject
+	tab      string
+
+	// records
+	recList     *fyne.Container
+	recStatus   *widget.Label
+	decrypt     *widget.Button
+	lockPhotos  *widget.Button
+	rows        []checkin.RecordRow
+	confirm     int64 // the record whose erase awaits confirmation; 0 = none
+	photosUntil time.Time
+
+	// enrol
+	name       *widget.Entry
+	enrolFiles *fyne.Container
+	enrolPick  string
+	enrolMsg   *widget.Label
+
+	// settings
+	settings checkin.Settings
+	setVals  [3]*widget.Label
+	setMsg   *widget.Label
+
+	// evidence
+	evSummary, evKey, evReport, evPEM *widget.Label
+
+	// diagnostics
+	diagList *fyne.Container
+}
+
+func (a *App) buildPIN() fyne.CanvasObject {
+	p := &a.p
+	title := newText("Staff sign-in", 34, true, colText)
+	p.dots = newText("", 34, true, colText)
+	p.msg = newWrapped("", theme.SizeNameText, true)
+	p.msg.Importance = widget.WarningImportance
+	grid := container.NewGridWithColumns(3)
+	for _, k := range []string{"1", "2", "3", "4", "5", "6", "7", "8", "9", keyDelete, "0", keyOK} {
+		label := k
+		switch k {
+		case keyDelete:
+			label = "Delete"
+		case keyOK:
+			label = "OK"
+		}
+		b := widget.NewButton(label, func() { a.pressKey(k) })
+		if k == keyOK {
+			b.Importance = widget.HighImportance
+		}
+		p.keys = append(p.keys, b)
+		grid.Add(sized(b, 112, 62))
+	}
+	back := widget.NewButton("Back", a.leaveOperator)
+	top := container.NewBorder(nil, nil, sized(back, 110, 56), gap(110, 1), title)
+	a.showPINText()
+	return container.NewBorder(container.NewPadded(top), nil, nil, nil,
+		container.NewCenter(container.NewVBox(p.dots, wrapped(p.msg, 560), container.NewCenter(grid))))
+}
+
+// showPINText updates the dots and the message line.
+func (a *App) showPINText() {
+	p := &a.p
+	setText(p.dots, p.entry.Dots())
+	if p.entry.Dots() == "" || len(p.entry.digits) == 0 {
+		p.dots.Color, p.dots.TextSize = colMuted, 28
+	} else {
+		p.dots.Color, p.dots.TextSize = colText, 34
+	}
+	p.dots.Refresh()
+}
+
+// tapStaff opens operator mode: the console if still unlocked, else the PIN pad.
+func (a *App) tapStaff() {
+	if a.o.Console == nil {
+		return
+	}
+	a.operator = true
+	if a.o.Console.Unlocked() {
+		a.o.Console.Touch()
+		a.openConsole()
+		return
+	}
+	a.openPIN("")
+}
+
+// openPIN shows the keypad with an optional message.
+func (a *App) openPIN(msg string) {
+	a.operator = true
+	a.p.entry.Clear()
+	a.p.lastTouch = a.o.Now()
+	if msg == "" && a.p.lockUntil.After(a.o.Now()) {
+		msg = lockoutLine(a.p.lockUntil, a.o.Now())
+	}
+	setLabel(a.p.msg, msg)
+	a.showPINText()
+	a.setScreen(screenPIN)
+	a.relayout()
+}
+
+// pressKey handles one keypad key.
+func (a *App) pressKey(k string) {
+	p := &a.p
+	if p.busy {
+		return
+	}
+	p.lastTouch = a.o.Now()
+	if !p.entry.Press(k) {
+		a.showPINText()
+		return
+	}
+	pin := p.entry.Take()
+	a.showPINText()
+	p.busy = true
+	setLabel(p.msg, "Checking…")
+	a.async(func() {
+		ctx, cancel := a.ctx()
+		defer cancel()
+		err := a.o.Console.Unlock(ctx, pin)
+		fyne.Do(func() {
+			p.busy = false
+			if err != nil {
+				msg, until := pinMessage(err, a.o.Now())
+				p.lockUntil = until
+				if !errors.Is(err, checkin.ErrWrongPIN) {
+					a.log.Warn("operator sign-in refused", "err", err.Error())
+				}
+				setLabel(p.msg, msg)
+				a.relayout()
+				return
+			}
+			p.lockUntil = time.Time{}
+			setLabel(p.msg, "")
+			a.openConsole()
+		})
+	})
+}
+
+// leaveOperator locks operator mode and returns to the visitor screens.
+func (a *App) leaveOperator() {
+	if a.o.Console != nil {
+		a.o.Console.Lock()
+	}
+	a.p.entry.Clear()
+	a.c.rows = nil
+	a.c.recList.RemoveAll()
+	a.c.name.SetText("")
+	a.operator = false
+	a.screen = "" // force a redraw
+	snap := a.snap
+	if a.o.Flow != nil {
+		snap = a.o.Flow.Snapshot()
+	}
+	if !a.haveSnap {
+		a.setScreen(screenIdle)
+	}
+	a.show(snap)
+	if a.screen == "" {
+		a.setScreen(screenIdle)
+	}
+}
+
+// op wraps an operator action: it counts as activity, and a console
+// that locked itself meanwhile goes back to the PIN pad instead.
+func (a *App) op(f func()) func() {
+	return func() {
+		c := a.o.Console
+		c.Touch()
+		if !c.Unlocked() {
+			a.openPIN("Locked after inactivity. Enter the PIN again.")
+			return
+		}
+		f()
+	}
+}
+
+func (a *App) buildConsole() fyne.CanvasObject {
+	c := &a.c
+	c.tabs, c.panes = map[string]*widget.Button{}, map[string]fyne.CanvasObject{}
+	add := func(name string, pane fyne.CanvasObject) {
+		c.tabOrder = append(c.tabOrder, name)
+		c.tabs[name] = widget.NewButton(name, a.op(func() { a.openTab(name) }))
+		pane.Hide()
+		c.panes[name] = pane
+	}
+	add(tabRecords, a.buildRecords())
+	add(tabEnrol, a.buildEnrol())
+	if a.o.Settings != nil {
+		add(tabSettings, a.buildSettings())
+	}
+	if a.o.Evidence != nil {
+		add(tabEvidence, a.buildEvidence())
+	}
+	if a.o.Diagnostics != nil {
+		add(tabDiagnostics, a.buildDiagnostics())
+	}
+	bar := container.NewHBox()
+	panes := container.NewStack()
+	for _, n := range c.tabOrder {
+		bar.Add(sized(c.tabs[n], 1, 56))
+		panes.Add(c.panes[n])
+	}
+	lock := widget.NewButton("Lock", a.leaveOperator)
+	lock.Importance = widget.DangerImportance
+	lock.Icon = theme.LogoutIcon()
+	top := container.NewBorder(nil, nil, nil, sized(lock, 100, 56), container.NewHScroll(bar))
+	return container.NewBorder(container.NewVBox(container.NewPadded(top), widget.NewSeparator()), nil, nil, nil, container.NewPadded(panes))
+}
+
+// openConsole shows operator mode on its first tab.
+func (a *App) openConsole() {
+	a.operator = true
+	a.setScreen(screenConsole)
+	a.openTab(tabRecords)
+}
+
+// openTab switches tabs and loads the tab's data.
+func (a *App) openTab(name string) {
+	c := &a.c
+	c.tab = name
+	for n, b := range c.tabs {
+		if n == name {
+			b.Importance = widget.HighImportance
+			c.panes[n].Show()
+		} else {
+			b.Importance = widget.MediumImportance
+			c.panes[n].Hide()
+		}
+		b.Refresh()
+	}
+	switch name {
+	case tabRecords:
+		c.confirm = 0
+		a.loadRecords()
+	case tabEnrol:
+		a.loadEnrolFiles()
+	case tabSettings:
+		a.loadSettings()
+	case tabEvidence:
+		a.loadEvidence()
+	case tabDiagnostics:
+		a.loadDiagnostics()
+	}
+}
+
+// consoleErr handles an operator call's error: a locked console goes back
+// to the PIN pad; anything else is logged and shown as msg.
+func (a *App) consoleErr(err error, what string, show func(string)) {
+	if errors.Is(err, checkin.ErrConsoleLocked) {
+		a.openPIN("Locked after inactivity. Enter the PIN again.")
+		return
+	}
+	a.log.Warn(what+" failed", "err", err.Error())
+	show(fmt.Sprintf("Could not %s. Please try again; the log has details.", what))
+}
+
+// --- Records ---
+
+func (a *App) buildRecords() fyne.CanvasObject {
+	c := &a.c
+	c.recStatus = widget.NewLabel("")
+	c.recStatus.Truncation = fyne.TextTruncateEllipsis
+	c.decrypt = widget.NewButton("Decrypt photos", a.op(a.decryptPhotos))
+	c.decrypt.Importance = widget.HighImportance
+	c.decrypt.Icon = theme.VisibilityIcon()
+	c.lockPhotos = widget.NewButton("Lock photos", a.op(func() {
+		a.o.Console.LockPhotos()
+		a.loadRecords()
+	}))
+	c.lockPhotos.Icon = theme.VisibilityOffIcon()
+	c.lockPhotos.Hide()
+	c.recList = container.NewVBox()
+	head := container.NewBorder(nil, nil, nil, container.NewHBox(sized(c.decrypt, 1, 56), sized(c.lockPhotos, 1, 56)), c.recStatus)
+	return container.NewBorder(head, nil, nil, nil, container.NewVScroll(c.recList))
+}
+
+// loadRecords lists the newest records, with photos only while decrypted.
+func (a *App) loadRecords() {
+	c := &a.c
+	ctx, cancel := a.ctx()
+	defer cancel()
+	rows, err := a.o.Console.Records(ctx, recordsShown)
+	if err != nil {
+		a.consoleErr(err, "list the records", func(s string) { setLabel(c.recStatus, s) })
+		return
+	}
+	c.rows = rows
+	c.photosUntil = a.o.Console.PhotosUntil()
+	a.drawRecords()
+}
+
+// photosShown reports whether any listed row has its photo decrypted.
+func (c *consoleScreens) photosShown() bool {
+	return slices.ContainsFunc(c.rows, func(r checkin.RecordRow) bool { return r.Opened || r.Photo != nil })
+}
+
+// drawRecords rebuilds the list from c.rows.
+func (a *App) drawRecords() {
+	c := &a.c
+	c.recList.RemoveAll()
+	loc := a.o.Now().Location()
+	for _, r := range c.rows {
+		c.recList.Add(a.recordRow(r, loc))
+		c.recList.Add(widget.NewSeparator())
+	}
+	if len(c.rows) == 0 {
+		c.decrypt.Disable()
+	} else {
+		c.decrypt.Enable()
+	}
+	a.updateRecordStatus()
+	a.themed.Refresh()
+}
+
+// updateRecordStatus shows the lock state and the photo countdown.
+func (a *App) updateRecordStatus() {
+	c := &a.c
+	left := c.photosUntil.Sub(a.o.Now())
+	switch {
+	case len(c.rows) == 0:
+		setLabel(c.recStatus, "No records stored.")
+	case c.photosShown() && left > 0:
+		setLabel(c.recStatus, "Photos lock in "+formatCountdown(left))
+	default:
+		setLabel(c.recStatus, fmt.Sprintf("%d records · photos locked", len(c.rows)))
+	}
+	if c.photosShown() {
+		c.decrypt.Hide()
+		c.lockPhotos.Show()
+	} else {
+		c.decrypt.Show()
+		c.lockPhotos.Hide()
+	}
+}
+
+// recordRow draws one record: the photo or a padlock, times, and Erase.
+func (a *App) recordRow(r checkin.RecordRow, loc *time.Location) fyne.CanvasObject {
+	var pic fyne.CanvasObject
+	if r.Photo != nil {
+		img := canvas.NewImageFromImage(r.Photo)
+		img.FillMode = canvas.ImageFillContain
+		img.ScaleMode = canvas.ImageScaleSmooth
+		pic = img
+	} else if r.Opened {
+		none := widget.NewLabel("No\nphoto")
+		none.Alignment = fyne.TextAlignCenter
+		none.SizeName = theme.SizeNameCaptionText
+		pic = container.NewCenter(none) // decrypted: the record holds no face crop
+	} else {
+		pic = container.NewPadded(newPadlock(40, colMuted))
+	}
+	slot := sized(container.NewStack(canvas.NewRectangle(colPanel), pic), 84, 84)
+
+	when := r.CreatedAt.In(loc).Format("2 Jan 15:04:05")
+	status := "sealed"
+	if r.Opened {
+		status = "failed"
+		if r.Passed {
+			status = "passed"
+		}
+	}
+	line1 := widget.NewLabel(fmt.Sprintf("%s  ·  %s", when, status))
+	line1.TextStyle.Bold = true
+	line2 := widget.NewLabel(fmt.Sprintf("Record %d · erased automatically %s", r.ID, r.ExpiresAt.In(loc).Format("2 Jan 15:04")))
+	line2.SizeName = theme.SizeNameCaptionText
+	line2.Truncation = fyne.TextTruncateEllipsis
+	line1.Truncation = fyne.TextTruncateEllipsis
+	text := container.NewVBox(line1, line2)
+
+	id := int64(r.ID)
+	var actions fyne.CanvasObject
+	if a.c.confirm == id {
+		yes := widget.NewButton("Erase now", a.op(func() { a.eraseRecord(r) }))
+		yes.Importance = widget.DangerImportance
+		no := widget.NewButton("Keep", a.op(func() { a.c.confirm = 0; a.drawRecords() }))
+		actions = container.NewHBox(sized(yes, 1, 56), sized(no, 1, 56))
+		line2.SetText("Erase this record for good? It cannot be undone.")
+		line2.Importance = widget.WarningImportance
+	} else {
+		erase := widget.NewButton("Erase", a.op(func() { a.c.confirm = id; a.drawRecords() }))
+		erase.Icon = theme.DeleteIcon()
+		actions = sized(erase, 1, 56)
+	}
+	return container.NewBorder(nil, nil, slot, container.NewCenter(actions), container.NewVBox(spacer(), text, spacer()))
+}
+
+// decryptPhotos opens the listed records' photos for the console's time.
+func (a *App) decryptPhotos() {
+	c := &a.c
+	ids := sliceOf(checkin.RecordRow{}.ID)
+	for _, r := range c.rows {
+		ids = append(ids, r.ID)
+	}
+	ctx, cancel := a.ctx()
+	defer cancel()
+	if err := a.o.Console.DecryptPhotos(ctx, ids); err != nil {
+		a.consoleErr(err, "open every record", func(s string) {})
+	}
+	if a.screen == screenConsole {
+		a.loadRecords()
+	}
+}
+
+// sliceOf returns a nil slice of v's type (the store's record ID here,
+// without importing the store).
+func sliceOf[T any](T) []T { return nil }
+
+// eraseRecord deletes one record after the confirmation.
+func (a *App) eraseRecord(r checkin.RecordRow) {
+	a.c.confirm = 0
+	ctx, cancel := a.ctx()
+	defer cancel()
+	if err := a.o.Console.Erase(ctx, r.ID); err != nil {
+		a.consoleErr(err, "erase the record", func(s string) { setLabel(a.c.recStatus, s) })
+		return
+	}
+	a.loadRecords()
+}
+
+// --- Enrol ---
+
+func (a *App) buildEnrol() fyne.CanvasObject {
+	c := &a.c
+	c.name = widget.NewEntry()
+	c.name.SetPlaceHolder("Full name")
+	c.name.OnChanged = func(string) { a.o.Console.Touch() }
+	c.enrolFiles = container.NewVBox()
+	c.enrolMsg = newWrapped("", theme.SizeNameText, true)
+	c.enrolMsg.Alignment = fyne.TextAlignLeading
+	enrol := widget.NewButton("Enrol", a.op(a.enrol))
+	enrol.Importance = widget.HighImportance
+	look := widget.NewButton("Look again", a.op(a.loadEnrolFiles))
+	nameRow := container.NewBorder(nil, nil, widget.NewLabel("Name"), nil, sized(c.name, 1, 56))
+	head := container.NewVBox(nameRow, widget.NewLabel("Photo"))
+	foot := container.NewVBox(c.enrolMsg, container.NewHBox(sized(enrol, 160, 56), sized(look, 1, 56)))
+	return container.NewBorder(head, foot, nil, nil, container.NewVScroll(c.enrolFiles))
+}
+
+// loadEnrolFiles lists the photos that can be enrolled.
+func (a *App) loadEnrolFiles() {
+	c := &a.c
+	c.enrolFiles.RemoveAll()
+	files := importable(a.o.ImportDirs)
+	if !slices.Contains(files, c.enrolPick) {
+		c.enrolPick = ""
+	}
+	for _, path := range files {
+		b := widget.NewButton(filepath.Base(path), a.op(func() { a.c.enrolPick = path; a.loadEnrolFiles() }))
+		b.Alignment = widget.ButtonAlignLeading
+		b.Icon = theme.FileImageIcon()
+		if path == c.enrolPick {
+			b.Importance = widget.HighImportance
+			b.Icon = theme.ConfirmIcon()
+		}
+		c.enrolFiles.Add(sized(b, 1, 56))
+	}
+	if len(files) == 0 {
+		c.enrolFiles.Add(widget.NewLabel("No photos found. Insert a USB stick with the photo, then tap Look again."))
+	}
+	a.themed.Refresh()
+}
+
+// enrol adds the named person from the chosen photo.
+func (a *App) enrol() {
+	c := &a.c
+	name := strings.TrimSpace(c.name.Text)
+	switch {
+	case name == "":
+		setLabel(c.enrolMsg, "Enter the person's name.")
+		return
+	case c.enrolPick == "":
+		setLabel(c.enrolMsg, "Choose a photo.")
+		return
+	}
+	data, err := readPhoto(c.enrolPick)
+	if err == nil {
+		ctx, cancel := a.ctx()
+		defer cancel()
+		var id fmt.Stringer
+		id, err = a.o.Console.Enroll(ctx, name, data)
+		clear(data)
+		if err == nil {
+			c.name.SetText("")
+			c.enrolPick = ""
+			a.loadEnrolFiles()
+			setLabel(c.enrolMsg, fmt.Sprintf("Enrolled as person %s.", id))
+			return
+		}
+	}
+	switch {
+	case errors.Is(err, checkin.ErrConsoleLocked):
+		a.openPIN("Locked after inactivity. Enter the PIN again.")
+	case errors.Is(err, checkin.ErrBadPhoto):
+		setLabel(c.enrolMsg, "That file is not a usable JPEG, PNG or WebP photo.")
+	case errors.Is(err, models.ErrNoFace):
+		setLabel(c.enrolMsg, "No face found in that photo.")
+	case errors.Is(err, models.ErrManyFaces):
+		setLabel(c.enrolMsg, "That photo shows more than one face.")
+	default:
+		a.consoleErr(err, "enrol", func(s string) { setLabel(c.enrolMsg, s) })
+	}
+}
+
+// --- Settings ---
+
+// Choices the settings steppers move through.
+var (
+	retentionSteps = []time.Duration{0, time.Hour, 8 * time.Hour, 24 * time.Hour, 7 * 24 * time.Hour,
+		30 * 24 * time.Hour, 90 * 24 * time.Hour, 366 * 24 * time.Hour}
+	purgeSteps = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, 30 * time.Minute,
+		time.Hour, 6 * time.Hour, 24 * time.Hour}
+)
+
+// stepDuration moves d to the next (dir > 0) or previous choice in steps,
+// so a value set elsewhere snaps to the nearest choice in that direction.
+func stepDuration(d time.Duration, steps []time.Duration, dir int) time.Duration {
+	if dir > 0 {
+		for _, s := range steps {
+			if s > d {
+				return s
+			}
+		}
+		return steps[len(steps)-1]
+	}
+	for i := len(steps) - 1; i >= 0; i-- {
+		if steps[i] < d {
+			return steps[i]
+		}
+	}
+	return steps[0]
+}
+
+// stepThreshold moves the match threshold by 0.01 within 0.20–0.90.
+func stepThreshold(t float32, dir int) float32 {
+	v := float32(int(t*100+0.5)+dir) / 100
+	return min(max(v, 0.20), 0.90)
+}
+
+// retentionText names a retention in words.
+func retentionText(d time.Duration) string {
+	if d <= 0 {
+		return "Store nothing"
+	}
+	return formatSpan(d)
+}
+
+func (a *App) buildSettings() fyne.CanvasObject {
+	c := &a.c
+	rows := container.NewVBox()
+	stepper := func(i int, label string, change func(dir int)) {
+		c.setVals[i] = widget.NewLabel("")
+		c.setVals[i].Alignment = fyne.TextAlignCenter
+		c.setVals[i].TextStyle.Bold = true
+		minus := widget.NewButton("−", a.op(func() { change(-1); a.drawSettings() }))
+		plus := widget.NewButton("+", a.op(func() { change(1); a.drawSettings() }))
+		ctl := container.NewHBox(sized(minus, 64, 56), sized(c.setVals[i], 190, 56), sized(plus, 64, 56))
+		rows.Add(container.NewBorder(nil, nil, widget.NewLabel(label), ctl))
+	}
+	stepper(0, "Keep records for", func(dir int) {
+		c.settings.Retention = stepDuration(c.settings.Retention, retentionSteps, dir)
+	})
+	stepper(1, "Purge expired records every", func(dir int) {
+		c.settings.PurgeInterval = stepDuration(c.settings.PurgeInterval, purgeSteps, dir)
+	})
+	stepper(2, "Face match threshold", func(dir int) {
+		c.settings.MatchThreshold = stepThreshold(c.settings.MatchThreshold, dir)
+	})
+	c.setMsg = newWrapped("", theme.SizeNameText, true)
+	c.setMsg.Alignment = fyne.TextAlignLeading
+	save := widget.NewButton("Save", a.op(a.saveSettings))
+	save.Importance = widget.HighImportance
+	note := widget.NewLabel("Changes apply at the next start. A higher threshold refuses more look-alikes and more genuine visitors.")
+	note.Wrapping = fyne.TextWrapWord
+	note.SizeName = theme.SizeNameCaptionText
+	return container.NewVScroll(container.NewVBox(rows, note, container.NewHBox(sized(save, 160, 56)), c.setMsg))
+}
+
+// loadSettings reads the stored settings into the steppers.
+func (a *App) loadSettings() {
+	ctx, cancel := a.ctx()
+	defer cancel()
+	s, err := a.o.Settings(ctx)
+	if err != nil {
+		a.log.Warn("loading settings failed", "err", err.Error())
+		setLabel(a.c.setMsg, "Could not read the saved settings; showing the running ones.")
+	} else {
+		setLabel(a.c.setMsg, "")
+	}
+	a.c.settings = s
+	a.drawSettings()
+}
+
+func (a *App) drawSettings() {
+	s := a.c.settings
+	setLabel(a.c.setVals[0], retentionText(s.Retention))
+	setLabel(a.c.setVals[1], formatSpan(s.PurgeInterval))
+	setLabel(a.c.setVals[2], fmt.Sprintf("%.2f", s.MatchThreshold))
+}
+
+func (a *App) saveSettings() {
+	ctx, cancel := a.ctx()
+	defer cancel()
+	err := a.o.Console.SaveSettings(ctx, a.c.settings)
+	switch {
+	case err == nil:
+		setLabel(a.c.setMsg, "Saved. The new settings apply at the next start.")
+	case errors.Is(err, checkin.ErrConsoleLocked):
+		a.openPIN("Locked after inactivity. Enter the PIN again.")
+	default:
+		// Validate's messages are written for operators.
+		a.log.Warn("saving settings failed", "err", err.Error())
+		msg := "Could not save the settings."
+		if a.c.settings.Validate() != nil {
+			msg = "Not saved: " + a.c.settings.Validate().Error() + "."
+		}
+		setLabel(a.c.setMsg, msg)
+	}
+}
+
+// --- Evidence ---
+
+func (a *App) buildEvidence() fyne.CanvasObject {
+	c := &a.c
+	c.evSummary = newWrapped("", theme.SizeNameText, false)
+	c.evSummary.Alignment = fyne.TextAlignLeading
+	mono := func() *widget.Label {
+		l := widget.NewLabel("")
+		l.Wrapping = fyne.TextWrapBreak
+		l.TextStyle.Monospace = true
+		l.SizeName = theme.SizeNameCaptionText
+		return l
+	}
+	c.evKey, c.evReport, c.evPEM = mono(), mono(), mono()
+	head := func(s string) *widget.Label {
+		l := widget.NewLabel(s)
+		l.TextStyle.Bold = true
+		return l
+	}
+	refresh := widget.NewButton("Refresh", a.op(a.loadEvidence))
+	refresh.Icon = theme.ViewRefreshIcon()
+	return container.NewBorder(container.NewBorder(nil, nil, nil, container.NewVBox(sized(refresh, 1, 56)), c.evSummary), nil, nil, nil,
+		container.NewVScroll(container.NewVBox(head("Verification key"), c.evKey, c.evPEM, head("Latest signed report"), c.evReport)))
+}
+
+func (a *App) loadEvidence() {
+	c := &a.c
+	setLabel(c.evSummary, "Loading…")
+	a.async(func() {
+		ctx, cancel := a.ctx()
+		defer cancel()
+		ev, err := a.o.Evidence(ctx)
+		fyne.Do(func() {
+			if err != nil {
+				a.log.Warn("loading evidence failed", "err", err.Error())
+				ev = EvidenceView{Summary: "No signed report could be loaded. The log has details."}
+			}
+			setLabel(c.evSummary, ev.Summary)
+			setLabel(c.evKey, "Key ID: "+ev.KeyID)
+			setLabel(c.evPEM, strings.TrimSpace(ev.PublicKeyPEM))
+			setLabel(c.evReport, strings.TrimSpace(ev.Report))
+			a.relayout()
+		})
+	})
+}
+
+// --- Diagnostics ---
+
+func (a *App) buildDiagnostics() fyne.CanvasObject {
+	c := &a.c
+	c.diagList = container.NewVBox()
+	refresh := widget.NewButton("Refresh", a.op(a.loadDiagnostics))
+	refresh.Icon = theme.ViewRefreshIcon()
+	return container.NewBorder(container.NewHBox(spacer(), sized(refresh, 1, 56)), nil, nil, nil, container.NewVScroll(c.diagList))
+}
+
+func (a *App) loadDiagnostics() {
+	a.async(func() {
+		ctx, cancel := a.ctx()
+		defer cancel()
+		lines := a.o.Diagnostics(ctx)
+		fyne.Do(func() {
+			c := &a.c
+			c.diagList.RemoveAll()
+			for _, l := range lines {
+				col := colPass
+				if !l.OK {
+					col = colDanger
+				}
+				dot := sized(container.NewCenter(sized(canvas.NewCircle(col), 18, 18)), 28, 1)
+				name := widget.NewLabel(l.Label)
+				name.TextStyle.Bold = true
+				val := widget.NewLabel(l.Value)
+				val.Wrapping = fyne.TextWrapBreak
+				if !l.OK {
+					val.Importance = widget.DangerImportance
+				}
+				c.diagList.Add(container.NewBorder(nil, nil, container.NewHBox(dot, sized(name, 200, 1)), nil, val))
+			}
+			a.themed.Refresh()
+		})
+	})
+}
+
+// tick applies the once-a-second changes to operator mode: the idle lock,
+// the photo countdown, the PIN lockout countdown and the visitor lock-out.
+func (a *App) tick(unlocked bool, photosUntil time.Time) {
+	now := a.o.Now()
+	a.updateLockCount()
+	switch a.screen {
+	case screenPIN:
+		if now.Sub(a.p.lastTouch) >= pinIdle && !a.p.busy {
+			a.leaveOperator()
+			return
+		}
+		if !a.p.lockUntil.IsZero() {
+			if now.Before(a.p.lockUntil) {
+				setLabel(a.p.msg, lockoutLine(a.p.lockUntil, now))
+			} else {
+				a.p.lockUntil = time.Time{}
+				setLabel(a.p.msg, "You can try again now.")
+			}
+		}
+	case screenConsole:
+		if !unlocked {
+			a.leaveOperator()
+			return
+		}
+		c := &a.c
+		if c.tab == tabRecords {
+			c.photosUntil = photosUntil
+			if c.photosShown() && photosUntil.IsZero() {
+				a.loadRecords() // the photos locked again: padlocks back
+				return
+			}
+			a.updateRecordStatus()
+		}
+	}
+}
