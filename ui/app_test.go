@@ -680,3 +680,53 @@ func TestStepSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestEnrolMessages(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "grace.png"), []byte("\x89PNG\r\n\x1a\ntruncated"), 0o600)
+	r := newRig(t, func(o *AppOptions) { o.ImportDirs = []string{dir} })
+	test.Tap(r.app.v.staff)
+	r.typePIN(t, "2468")
+	test.Tap(r.app.c.tabs[tabEnrol])
+	for _, tc := range []struct {
+		name, person, pick, want string
+	}{
+		{"no name", "", "grace.png", "Enter the person's name."},
+		{"no photo", "Grace Hopper", "", "Choose a photo."},
+		{"bad photo", "Grace Hopper", "grace.png", "That file is not a usable JPEG, PNG or WebP photo."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r.app.c.name.SetText(tc.person)
+			r.app.c.enrolPick = ""
+			if tc.pick != "" {
+				r.app.c.enrolPick = filepath.Join(dir, tc.pick)
+			}
+			r.app.enrol()
+			if got := r.app.c.enrolMsg.Text; got != tc.want {
+				t.Errorf("enrol message = %q; want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestPINPadLeaves(t *testing.T) {
+	r := newRig(t, nil)
+	test.Tap(r.app.v.staff)
+	wantScreen(t, r.app, screenPIN)
+	r.clk.Advance(pinIdle)
+	r.app.Refresh()
+	wantScreen(t, r.app, screenIdle)
+
+	test.Tap(r.app.v.staff)
+	r.typePIN(t, "2468")
+	wantScreen(t, r.app, screenConsole)
+	test.Tap(r.app.c.lock)
+	wantScreen(t, r.app, screenIdle)
+	if r.con.Unlocked() {
+		t.Fatal("console still unlocked after Lock")
+	}
+	test.Tap(r.app.v.idleTap) // the visitor side works again
+	if got := r.flow.Snapshot().Stage; got != checkin.StageReference {
+		t.Fatalf("after Lock and a tap, stage = %v; want reference", got)
+	}
+}

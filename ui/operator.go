@@ -50,6 +50,7 @@ type consoleScreens struct {
 	tabs     map[string]*widget.Button
 	panes    map[string]fyne.CanvasObject
 	tab      string
+	lock     *widget.Button
 
 	// records
 	recList     *fyne.Container
@@ -249,10 +250,10 @@ func (a *App) buildConsole() fyne.CanvasObject {
 		bar.Add(sized(c.tabs[n], 1, 56))
 		panes.Add(c.panes[n])
 	}
-	lock := widget.NewButton("Lock", a.leaveOperator)
-	lock.Importance = widget.DangerImportance
-	lock.Icon = theme.LogoutIcon()
-	top := container.NewBorder(nil, nil, nil, sized(lock, 100, 56), container.NewHScroll(bar))
+	c.lock = widget.NewButton("Lock", a.leaveOperator)
+	c.lock.Importance = widget.DangerImportance
+	c.lock.Icon = theme.LogoutIcon()
+	top := container.NewBorder(nil, nil, nil, sized(c.lock, 100, 56), container.NewHScroll(bar))
 	return container.NewBorder(container.NewVBox(container.NewPadded(top), widget.NewSeparator()), nil, nil, nil, container.NewPadded(panes))
 }
 
