@@ -47,7 +47,8 @@ type AppOptions struct {
 	EnrolledReference func() (*checkin.Reference, error)
 	// ImportDirs are searched (not recursively) for *.jpg, *.jpeg, *.png
 	// and *.webp files to import: USB sticks' mount points, a configured
-	// folder. A missing folder is skipped.
+	// folder. A missing folder is skipped; a glob ("/media/*/*") is
+	// expanded each time the list is shown, so sticks inserted later appear.
 	ImportDirs []string
 	// DemoPhoto, when set, adds "Use the demo ID photo".
 	DemoPhoto []byte

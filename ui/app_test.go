@@ -730,3 +730,22 @@ func TestPINPadLeaves(t *testing.T) {
 		t.Fatalf("after Lock and a tap, stage = %v; want reference", got)
 	}
 }
+
+func TestImportable(t *testing.T) {
+	root := t.TempDir()
+	for _, f := range []string{"stick1/b.JPG", "stick1/a.png", "stick1/.hidden.jpg", "stick1/c.txt", "stick2/d.webp", "stick2/sub/e.jpg", "folder/f.jpeg"} {
+		p := filepath.Join(root, f)
+		os.MkdirAll(filepath.Dir(p), 0o700)
+		os.WriteFile(p, []byte("x"), 0o600)
+	}
+	got := importable([]string{filepath.Join(root, "stick*"), filepath.Join(root, "folder"), filepath.Join(root, "folder"), filepath.Join(root, "gone")})
+	var names []string
+	for _, p := range got {
+		rel, _ := filepath.Rel(root, p)
+		names = append(names, rel)
+	}
+	want := []string{"stick1/a.png", "stick1/b.JPG", "stick2/d.webp", "folder/f.jpeg"}
+	if fmt.Sprint(names) != fmt.Sprint(want) {
+		t.Errorf("importable = %v; want %v", names, want)
+	}
+}

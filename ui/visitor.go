@@ -156,8 +156,18 @@ func (a *App) setRefBusy(busy bool) {
 }
 
 // importable lists the photos in dirs, sorted by name, without duplicates.
-func importable(dirs []string) []string {
-	var out []string
+// A dir with glob characters ("/media/*/*") stands for every folder it
+// matches now, so USB sticks mounted after start are found.
+func importable(patterns []string) []string {
+	var out, dirs []string
+	for _, p := range patterns {
+		if strings.ContainsAny(p, "*?[") {
+			m, _ := filepath.Glob(p)
+			dirs = append(dirs, m...)
+		} else {
+			dirs = append(dirs, p)
+		}
+	}
 	for _, d := range dirs {
 		ents, err := os.ReadDir(d)
 		if err != nil {
