@@ -1,53 +1,84 @@
-// Package api is the kiosk's local HTTP interface: the public, signed
-// retention report and Prometheus metrics of aggregate counters. Nothing it
-// serves or logs is personal. Start with NewHandler.
+// Package api is the kiosk's local HTTP interface:
+//
+//   - GET /api/retention: the public, TPM-signed retention report
+//     (evidence.Handler; no authentication, nothing personal, the
+//     signature cached per purge-chain state);
+//   - GET /metrics: Prometheus exposition of aggregate counters only
+//     (Metrics; hook Metrics.ObserveCheckIn to checkin.Options.OnResult);
+//   - GET /healthz;
+//   - POST /v1/checkins and GET /v1/checkins/{n}: the integration endpoint.
+//     An integration uploads a reference photo and the kiosk runs a
+//     check-in of the person in front of its camera against it, then
+//     reports pass or fail with a reason code (see CheckIns, Response).
+//
+// The integration routes take a bearer token (TokenSet: random 256-bit
+// tokens of which only the SHA-256 is stored, in the data directory's
+// api-tokens file, compared in constant time), and are protected by a body
+// size cap, a content-type check, token buckets per token and per client
+// address, and a lock-out of addresses that present bad tokens (Limits).
+// Every error is a JSON object {"error": message, "code": code}. Nothing
+// personal is logged: client addresses appear only as a per-process
+// pseudonym, and photos, names and document numbers never.
+//
+// Start with NewHandler.
 package api
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/http"
+	"strings"
+	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"kiosk/internal/safelog"
 )
 
-// Metrics are the kiosk's aggregate counters. Each kiosk has its own
-// registry, so tests and several servers in one process do not collide.
-// Safe for concurrent use.
-type Metrics struct {
-	reg          *prometheus.Registry
-	PurgeRuns    prometheus.Counter
-	PurgeErrors  prometheus.Counter
-	PurgeDeleted prometheus.Counter
-	RecordsHeld  prometheus.Gauge
-	OldestAge    prometheus.Gauge
-}
-
-// NewMetrics registers the counters.
-func NewMetrics() *Metrics {
-	m := &Metrics{
-		reg:          prometheus.NewRegistry(),
-		PurgeRuns:    prometheus.NewCounter(prometheus.CounterOpts{Name: "kiosk_purge_runs_total", Help: "Purge runs appended to the chain."}),
-		PurgeErrors:  prometheus.NewCounter(prometheus.CounterOpts{Name: "kiosk_purge_errors_total", Help: "Failed steps in purge runs."}),
-		PurgeDeleted: prometheus.NewCounter(prometheus.CounterOpts{Name: "kiosk_purge_deleted_total", Help: "Expired rows deleted by purges."}),
-		RecordsHeld:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "kiosk_records_held", Help: "Sealed check-in records held."}),
-		OldestAge:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "kiosk_oldest_record_age_seconds", Help: "Age of the oldest record held."}),
-	}
-	m.reg.MustRegister(m.PurgeRuns, m.PurgeErrors, m.PurgeDeleted, m.RecordsHeld, m.OldestAge)
-	return m
-}
-
-// Options configures NewHandler.
+// Options configures NewHandler. The zero value serves /healthz only.
 type Options struct {
 	// Retention serves GET /api/retention (evidence.Handler).
 	Retention http.Handler
-	// Metrics serves GET /metrics; nil leaves the route out.
+	// Metrics serves GET /metrics and counts requests; nil leaves the
+	// route out.
 	Metrics *Metrics
+	// CheckIns runs check-ins for POST /v1/checkins (*checkin.Flow); nil
+	// leaves the integration routes out.
+	CheckIns CheckIns
+	// Tokens are the bearer tokens the integration routes accept
+	// (NewTokenFile of the data directory's api-tokens). Nil or empty:
+	// the routes answer 503 and say how to create a token.
+	Tokens TokenSource
+	// Limits are the rate limits and lock-out (defaults if zero).
+	Limits Limits
+	// MaxWait caps ?wait= (DefaultMaxWait if 0).
+	MaxWait time.Duration
+	// ExposeScores adds the match score and threshold to check-in
+	// results. Off by default: a score lets a token holder hill-climb a
+	// presentation attack, and pass/fail with a reason code is what an
+	// integration acts on.
+	ExposeScores bool
+	// Now is the clock of the rate limits and the lock-out (time.Now).
+	Now func() time.Time
+	// Logger gets operational events; nothing personal (safelog.Discard
+	// if nil).
+	Logger *slog.Logger
 }
 
 // NewHandler routes the API. Unknown paths and wrong methods get a JSON
-// error, so clients never have to parse HTML.
+// error, so clients never have to parse HTML. The handler is safe for
+// concurrent use; it owns no resource and has no Close.
 func NewHandler(o Options) http.Handler {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = safelog.Discard()
+	}
+	if o.MaxWait <= 0 {
+		o.MaxWait = DefaultMaxWait
+	}
+	o.Limits.defaults()
 	mux := http.NewServeMux()
 	if o.Retention != nil {
 		mux.Handle("GET /api/retention", o.Retention)
@@ -58,26 +89,100 @@ func NewHandler(o Options) http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+	if o.CheckIns != nil {
+		c := newCheckInServer(o)
+		mux.HandleFunc("POST /v1/checkins", c.protect(c.post))
+		mux.HandleFunc("GET /v1/checkins/{n}", c.protect(c.get))
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, pattern := mux.Handler(r); pattern == "" {
-			// ServeMux would answer in plain text; answer in JSON instead.
-			code := http.StatusNotFound
-			for _, m := range []string{http.MethodGet, http.MethodHead} {
-				probe := r.Clone(r.Context())
-				probe.Method = m
-				if _, p := mux.Handler(probe); p != "" && r.Method != m {
-					code = http.StatusMethodNotAllowed
-				}
-			}
-			writeJSON(w, code, map[string]string{"error": http.StatusText(code)})
+		_, pattern := mux.Handler(r)
+		if o.Metrics != nil {
+			rec := &statusRecorder{ResponseWriter: w}
+			w = rec
+			defer func() { o.Metrics.observeRequest(routeLabel(pattern), rec.status()) }()
+		}
+		if pattern == "" {
+			notFound(w, r, mux)
 			return
 		}
 		mux.ServeHTTP(w, r)
 	})
 }
 
+// notFound answers an unrouted request in JSON (ServeMux would answer in
+// plain text): 405 with Allow when the path exists for another method,
+// else 404.
+func notFound(w http.ResponseWriter, r *http.Request, mux *http.ServeMux) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if m == r.Method {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, p := mux.Handler(probe); p != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed; use "+strings.Join(allow, " or "))
+		return
+	}
+	writeError(w, http.StatusNotFound, "not_found", http.StatusText(http.StatusNotFound))
+}
+
+// routeLabel is a mux pattern without its method: a small fixed set.
+func routeLabel(pattern string) string {
+	if pattern == "" {
+		return "unmatched"
+	}
+	if _, path, ok := strings.Cut(pattern, " "); ok {
+		return path
+	}
+	return pattern
+}
+
+// statusRecorder remembers the status code for the request counter. It
+// unwraps for http.ResponseController (deadlines, flushing).
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.code == 0 {
+		s.code = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.code == 0 {
+		s.code = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func (s *statusRecorder) status() int {
+	if s.code == 0 {
+		return http.StatusOK
+	}
+	return s.code
+}
+
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)
 	json.NewEncoder(w).Encode(v)
+}
+
+// writeError writes the JSON error body every route uses: a sentence for
+// people and a stable code for programs.
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg, "code": code})
 }
