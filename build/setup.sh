@@ -15,7 +15,7 @@ pkgs=(
   swtpm swtpm-tools                 # software TPM for tests and machines without a chip
   libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev
   libgl1-mesa-dev libxkbcommon-dev  # Fyne (GLFW/X11)
-  xvfb xauth imagemagick            # the UI test: a real X server and screenshots
+  xvfb xauth imagemagick xdotool    # the UI test: a real X server, screenshots and taps
   file                              # the arm64 build check
 )
 

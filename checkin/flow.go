@@ -185,6 +185,9 @@ func (f *Flow) Snapshot() Snapshot {
 
 // setStage moves to s and resets the per-stage fields. Callers hold mu.
 func (f *Flow) setStage(s Stage, now time.Time) {
+	if s != f.snap.Stage {
+		f.o.Logger.Debug("check-in stage", "stage", s.String(), "checkin", f.snap.CheckIn)
+	}
 	f.snap.Stage = s
 	f.snap.Version++
 	f.snap.Progress = 0

@@ -154,6 +154,13 @@ func (g *Gallery) Add(id string, t Template) error {
 	return nil
 }
 
+// With returns a new gallery holding g's templates and t under id, leaving
+// g untouched, so searches of g may run while an enrolment builds the next.
+func (g *Gallery) With(id string, t Template) (*Gallery, error) {
+	n := &Gallery{ids: slices.Clone(g.ids), vecs: slices.Clone(g.vecs)}
+	return n, n.Add(id, t)
+}
+
 // Len is the number of enrolled templates.
 func (g *Gallery) Len() int { return len(g.ids) }
 

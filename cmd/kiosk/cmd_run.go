@@ -8,20 +8,13 @@ import (
 	"image"
 	"log/slog"
 	"strings"
-	"sync/atomic"
-	"time"
-
-	"fyne.io/fyne/v2"
-	"fyne.io/fyne/v2/app"
 
 	"kiosk/capture"
-	"kiosk/checkin"
 	"kiosk/models"
-	"kiosk/ui"
 )
 
 func init() {
-	register(command{name: "run", summary: "run the kiosk: live preview with face detection (UI, or --headless)", run: runRun})
+	register(command{name: "run", summary: "run the kiosk: camera, check-in flow, touchscreen UI (or --headless), operator mode and the local API", run: runRun})
 	register(command{name: "gen-clip", summary: "write a generated face video (optionally with a known pulse) to an AVI file", run: runGenClip})
 }
 
@@ -109,155 +102,6 @@ func bgrToRGBA(img models.Image) *image.RGBA {
 		out.Pix[j], out.Pix[j+1], out.Pix[j+2], out.Pix[j+3] = img.Pix[i+2], img.Pix[i+1], img.Pix[i], 0xff
 	}
 	return out
-}
-
-func runRun(ctx context.Context, e *env, args []string) int {
-	fs := newFlagSet(e, "run", "")
-	cfg := addCommonFlags(fs, e)
-	var sf sourceFlags
-	sf.register(fs)
-	headless := fs.Bool("headless", false, "no window: log the frame rate and face count (automatic when there is no display)")
-	duration := fs.Duration("duration", 0, "stop after this long (0 = until interrupted or the source ends)")
-	every := fs.Duration("stats-interval", 5*time.Second, "headless: how often to log the frame rate")
-	fullscreen := fs.Bool("fullscreen", false, "UI: fill the screen (kiosk mode)")
-	inputSize := fs.Int("input-size", 320, "longest side frames are scaled to for face detection")
-	if ok, code := parseFlags(fs, args); !ok {
-		return code
-	}
-	log, err := cfg.logger(e.stderr)
-	if err != nil {
-		fmt.Fprintln(e.stderr, "kiosk:", err)
-		return exitBadInput
-	}
-	det, err := models.LoadDetector(cfg.modelsDir, models.DetectorOptions{InputSize: *inputSize})
-	if err != nil {
-		fmt.Fprintf(e.stderr, "kiosk run: %v\n", err)
-		return exitFailure
-	}
-	defer det.Close()
-	raw, label, standIn, err := sf.open(log)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "kiosk run: %v\n", err)
-		return exitFailure
-	}
-	// Live sources (a camera, or a clip delivered in real time) go through
-	// Latest so a slow detector drops frames instead of stalling capture;
-	// an unpaced file is read at the loop's own speed and every frame counts.
-	src := raw
-	if !standIn || sf.pace {
-		src = capture.NewLatest(raw)
-	}
-	defer src.Close()
-
-	if *duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *duration)
-		defer cancel()
-	}
-	var warnings []string
-	if t := tpmCheck(); strings.HasPrefix(t.Detail, "software TPM") {
-		warnings = append(warnings, "Software TPM: not secure")
-	}
-	if standIn {
-		warnings = append(warnings, "Demo: "+label+", not a camera")
-	}
-	log.Info("kiosk starting", "source", label, "version", version, "ui", !(*headless || !hasDisplay(e)))
-	for _, w := range warnings {
-		log.Warn(w)
-	}
-
-	var st checkin.PreviewStats
-	if *headless || !hasDisplay(e) {
-		st, err = runHeadless(ctx, src, det, log, *every)
-	} else {
-		st, err = runWindow(ctx, src, det, log, warnings, *fullscreen)
-	}
-	fps := 0.0
-	if st.Elapsed > 0 {
-		fps = float64(st.Frames) / st.Elapsed.Seconds()
-	}
-	fmt.Fprintf(e.stdout, "processed %d frames in %.1f s: %.1f fps sustained, %d dropped, %d face(s) in the last frame\n",
-		st.Frames, st.Elapsed.Seconds(), fps, st.Dropped, st.Faces)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "kiosk run: %v\n", err)
-		return exitFailure
-	}
-	return exitOK
-}
-
-func runHeadless(ctx context.Context, src capture.Source, det checkin.Detector, log *slog.Logger, every time.Duration) (checkin.PreviewStats, error) {
-	var next time.Time
-	return checkin.RunPreview(ctx, src, det, checkin.PreviewOptions{}, func(pf checkin.PreviewFrame) {
-		pf.Frame.Release()
-		if now := time.Now(); now.After(next) {
-			next = now.Add(every)
-			s := pf.Stats
-			log.Info("preview", "fps", fmt.Sprintf("%.1f", s.FPS), "faces", s.Faces, "frame_count", s.Frames,
-				"dropped", s.Dropped, "detect_ms", fmt.Sprintf("%.1f", float64(s.Detect.Microseconds())/1000))
-		}
-	})
-}
-
-func runWindow(ctx context.Context, src capture.Source, det checkin.Detector, log *slog.Logger, warnings []string, fullscreen bool) (checkin.PreviewStats, error) {
-	a := app.NewWithID("dev.kiosk.checkin")
-	w := a.NewWindow("Check-in kiosk")
-	p := ui.NewPreview(ui.PreviewOptions{Warnings: warnings})
-	w.SetContent(p.Content())
-	w.Resize(fyne.NewSize(800, 640))
-	w.SetFullScreen(fullscreen)
-
-	loopCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	w.SetOnClosed(stop)
-	var st checkin.PreviewStats
-	var err error
-	done := make(chan struct{})
-	var next time.Time
-	go func() {
-		defer close(done)
-		st, err = checkin.RunPreview(loopCtx, src, det, checkin.PreviewOptions{}, func(pf checkin.PreviewFrame) {
-			if now := time.Now(); now.After(next) {
-				next = now.Add(5 * time.Second)
-				log.Info("preview", "fps", fmt.Sprintf("%.1f", pf.Stats.FPS), "faces", pf.Stats.Faces, "frame_count", pf.Stats.Frames, "dropped", pf.Stats.Dropped)
-			}
-			p.Update(pf)
-		})
-	}()
-	// Fyne catches SIGINT and SIGTERM itself and quits the app; quitting it
-	// a second time after GLFW has shut down panics. So the app is quit
-	// here only for our own reasons (the duration ran out, the source
-	// failed), never for a signal, and never once it has stopped.
-	var stopped atomic.Bool
-	a.Lifecycle().SetOnStopped(func() { stopped.Store(true) })
-	shown := make(chan struct{})
-	go func() {
-		select {
-		case <-shown:
-			return
-		case <-loopCtx.Done():
-			if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return // a signal or the window closing: Fyne is quitting
-			}
-		case <-done:
-			if err == nil {
-				return // a finished file leaves its last frame on screen
-			}
-		}
-		// Stop the frame goroutine before quitting the app.
-		stop()
-		<-done
-		fyne.Do(func() {
-			if !stopped.Load() {
-				a.Quit()
-			}
-		})
-	}()
-	w.ShowAndRun()
-	close(shown)
-	stop()
-	<-done
-	log.Info("window closed", "frames_shown", p.Shown())
-	return st, err
 }
 
 func runGenClip(ctx context.Context, e *env, args []string) int {

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -35,6 +34,38 @@ type vault struct {
 	custody *tpmkeys.Custody
 	store   *store.Store
 	close   func() error
+
+	dataDir      string
+	current      *atomic.Pointer[store.Store] // the store whose clock custody follows
+	disablePurge bool
+}
+
+// openStore opens the store under the vault's custody with rf's policy and
+// makes it the vault's store.
+func (v *vault) openStore(rf *retentionFlags, log *slog.Logger, onPurge func(store.PurgeRun, error)) (*store.Store, error) {
+	s, err := store.Open(storeDir(v.dataDir), store.Options{
+		Keys: v.custody, Retention: rf.retention, EpochLength: v.custody.EpochLength(),
+		PurgeInterval: rf.purgeInterval, Logger: log, OnPurge: onPurge, DisablePurge: v.disablePurge,
+	})
+	if s != nil {
+		v.store = s
+		v.current.Store(s)
+	}
+	return s, err
+}
+
+// reopenStore closes the store and opens it again with another policy (the
+// operator's saved retention, applied at start). Records keep the expiry
+// fixed when they were written.
+func (v *vault) reopenStore(rf *retentionFlags, log *slog.Logger, onPurge func(store.PurgeRun, error)) error {
+	if err := v.store.Close(); err != nil {
+		return err
+	}
+	s, err := v.openStore(rf, log, onPurge)
+	if s == nil {
+		return fmt.Errorf("reopening the store: %w", err)
+	}
+	return err
 }
 
 // openVault opens custody then the store. A store that opens degraded (a
@@ -51,16 +82,13 @@ func openVault(ctx context.Context, dataDir string, rf *retentionFlags, log *slo
 	if err != nil {
 		return nil, err
 	}
-	s, err := store.Open(filepath.Join(dataDir, "store"), store.Options{
-		Keys: custody, Retention: rf.retention, EpochLength: custody.EpochLength(),
-		PurgeInterval: rf.purgeInterval, Logger: log, OnPurge: onPurge, DisablePurge: disablePurge,
-	})
+	v := &vault{custody: custody, dataDir: dataDir, current: &st, disablePurge: disablePurge}
+	s, err := v.openStore(rf, log, onPurge)
 	if s == nil {
 		closeCustody()
 		return nil, fmt.Errorf("opening the store: %w", err)
 	}
-	st.Store(s)
-	v := &vault{custody: custody, store: s, close: func() error { return errors.Join(s.Close(), closeCustody()) }}
+	v.close = func() error { return errors.Join(v.store.Close(), closeCustody()) }
 	if err != nil && !errors.Is(err, store.ErrDegraded) {
 		v.close()
 		return nil, fmt.Errorf("opening the store: %w", err)

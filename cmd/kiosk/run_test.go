@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,25 +28,40 @@ func selfCommand(t testing.TB, vars map[string]string, args ...string) *exec.Cmd
 	return cmd
 }
 
-func TestRunHeadlessDemo(t *testing.T) {
+// demoVars are the environment of a demo run: the shared sample face and
+// ID photo, a private data dir, and no API port (tests run in parallel).
+func demoVars(t *testing.T) map[string]string {
 	vars := baseVars(t)
+	vars["KIOSK_SHARED_DIR"] = filepath.Dir(filepath.Dir(sharedData(t, "faces")))
+	return vars
+}
+
+// TestRunHeadlessDemo: with no display, the demo checks the generated
+// visitor in over and over through the whole flow (real models, software
+// TPM, sealed store), logging the frame rate and each result.
+func TestRunHeadlessDemo(t *testing.T) {
+	vars := demoVars(t)
 	vars["DISPLAY"] = ""
 	vars["WAYLAND_DISPLAY"] = ""
-	cmd := selfCommand(t, vars, "run", "--demo", "--duration", "3s", "--stats-interval", "500ms")
+	cmd := selfCommand(t, vars, "run", "--demo", "--listen", "", "--duration", "12s", "--stats-interval", "500ms")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("kiosk run --demo: %v\n%s", err, errb.String())
 	}
-	m := regexp.MustCompile(`processed (\d+) frames`).FindStringSubmatch(out.String())
+	m := regexp.MustCompile(`processed (\d+) frames .* (\d+) check-ins, (\d+) passed`).FindStringSubmatch(out.String())
 	if m == nil {
 		t.Fatalf("no summary line in %q", out.String())
 	}
-	if n, _ := strconv.Atoi(m[1]); n < 30 {
-		t.Errorf("processed %d frames in 3 s of a 30 fps demo; want ≥ 30", n)
+	frames, _ := strconv.Atoi(m[1])
+	checkins, _ := strconv.Atoi(m[2])
+	passed, _ := strconv.Atoi(m[3])
+	if frames < 120 || checkins < 1 || passed != checkins {
+		t.Errorf("%d frames, %d check-ins, %d passed in 12 s of a 30 fps demo; want ≥ 120 frames and every check-in passed\n%s", frames, checkins, passed, errb.String())
 	}
 	logs := errb.String()
-	for _, want := range []string{"Software TPM: not secure", "generated demo video", "msg=preview", "faces=1"} {
+	for _, want := range []string{"Software TPM: not secure", "generated demo video", "msg=preview", "stage=liveness", "faces=1",
+		`msg="demo check-in"`, "outcome=pass"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("headless log lacks %q:\n%s", want, logs)
 		}
@@ -60,39 +76,102 @@ func TestRunFileSourceProcessesEveryFrame(t *testing.T) {
 	}
 	// Unpaced and unlooped, a 30-frame file ends after its last frame, and
 	// every frame is processed: nothing is dropped when nothing is live.
-	out, errs, code := kiosk(t, vars, "run", "--headless", "--source", "file:"+clip, "--pace=false")
+	out, errs, code := kiosk(t, vars, "run", "--headless", "--listen", "", "--source", "file:"+clip, "--pace=false")
 	if code != exitOK {
 		t.Fatalf("run on file: exit %d: %s", code, errs)
 	}
-	var frames, dropped, faces int
-	if _, err := fmt.Sscanf(out[strings.Index(out, "processed"):], "processed %d frames", &frames); err != nil {
-		t.Fatalf("summary %q: %v", out, err)
+	var frames, dropped int
+	m := regexp.MustCompile(`processed (\d+) frames .* (\d+) dropped`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("summary %q", out)
 	}
-	fmt.Sscanf(out[strings.Index(out, "sustained, ")+len("sustained, "):], "%d dropped, %d face(s)", &dropped, &faces)
-	if frames != 30 || dropped != 0 || faces != 1 {
-		t.Errorf("file run: %d processed, %d dropped, %d faces; want 30, 0, 1\n%s", frames, dropped, faces, out)
+	frames, _ = strconv.Atoi(m[1])
+	dropped, _ = strconv.Atoi(m[2])
+	if frames != 30 || dropped != 0 {
+		t.Errorf("file run: %d processed, %d dropped; want 30, 0\n%s", frames, dropped, out)
 	}
 }
 
-// TestUIPreviewUnderXvfb runs the real kiosk window on a virtual X server,
-// screenshots the screen, and checks the preview shows a face box.
-func TestUIPreviewUnderXvfb(t *testing.T) {
+// logWatch collects a child's stderr and lets a test wait for a line.
+type logWatch struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (w *logWatch) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.lines = append(w.lines, strings.Split(strings.TrimRight(string(p), "\n"), "\n")...)
+	return len(p), nil
+}
+
+func (w *logWatch) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return strings.Join(w.lines, "\n")
+}
+
+// await waits for a log line containing every part, returning when it came.
+func (w *logWatch) await(t *testing.T, timeout time.Duration, parts ...string) time.Time {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		w.mu.Lock()
+		for _, l := range w.lines {
+			ok := true
+			for _, p := range parts {
+				ok = ok && strings.Contains(l, p)
+			}
+			if ok {
+				w.mu.Unlock()
+				return time.Now()
+			}
+		}
+		w.mu.Unlock()
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no log line with %q within %s:\n%s", parts, timeout, w.String())
+	return time.Time{}
+}
+
+// artifactsDir is where the UI test keeps its screenshots for review:
+// $KIOSK_ARTIFACTS_DIR, or .cache/artifacts in the repository.
+func artifactsDir(t *testing.T, name string) string {
+	t.Helper()
+	base := os.Getenv("KIOSK_ARTIFACTS_DIR")
+	if base == "" {
+		base = filepath.Join(repoRoot(), ".cache", "artifacts")
+	}
+	d := filepath.Join(base, name)
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestUICheckInUnderXvfb runs the real kiosk window on a virtual X server
+// and does a demo check-in as a visitor would, tapping with xdotool:
+// idle → tap → reference → "Use the demo ID photo" → capturing → liveness
+// → result. Each step is screenshotted into the artefacts folder, and the
+// time from the tap to the result is logged and saved beside them.
+func TestUICheckInUnderXvfb(t *testing.T) {
 	xvfb, err1 := exec.LookPath("Xvfb")
 	imp, err2 := exec.LookPath("import")
-	if err1 != nil || err2 != nil {
+	xdo, err3 := exec.LookPath("xdotool")
+	if err1 != nil || err2 != nil || err3 != nil {
 		if os.Getenv("KIOSK_REQUIRE_XVFB") == "1" {
-			t.Fatalf("Xvfb or ImageMagick import missing (%v, %v); run make setup", err1, err2)
+			t.Fatalf("Xvfb, ImageMagick import or xdotool missing (%v, %v, %v); run make setup", err1, err2, err3)
 		}
-		t.Skip("Xvfb or ImageMagick import not installed")
+		t.Skip("Xvfb, ImageMagick import or xdotool not installed")
 	}
 	display := startXvfb(t, xvfb)
-
-	vars := baseVars(t)
+	vars := demoVars(t)
 	vars["DISPLAY"] = display
 	vars["LIBGL_ALWAYS_SOFTWARE"] = "1"
-	cmd := selfCommand(t, vars, "run", "--demo", "--duration", "60s")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd := selfCommand(t, vars, "run", "--demo", "--listen", "", "--log-level", "debug", "--duration", "120s")
+	var out bytes.Buffer
+	logs := &logWatch{}
+	cmd.Stdout, cmd.Stderr = &out, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -100,48 +179,157 @@ func TestUIPreviewUnderXvfb(t *testing.T) {
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() { cmd.Process.Kill() })
 
-	shot := filepath.Join(t.TempDir(), "screen.png")
-	var box image.Rectangle
-	var n int
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		time.Sleep(500 * time.Millisecond)
-		if err := exec.Command(imp, "-display", display, "-window", "root", shot).Run(); err != nil {
-			continue
+	xcmd := func(args ...string) *exec.Cmd {
+		c := exec.Command(xdo, args...)
+		c.Env = append(os.Environ(), "DISPLAY="+display)
+		return c
+	}
+	xdotool := func(args ...string) string {
+		t.Helper()
+		b, err := xcmd(args...).Output()
+		if err != nil {
+			t.Fatalf("xdotool %v: %v", args, err)
 		}
-		if box, n = findGreenBox(t, shot); n > 0 {
-			break
+		return strings.TrimSpace(string(b))
+	}
+	var win string
+	for deadline := time.Now().Add(30 * time.Second); win == "" && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		b, _ := xcmd("search", "--name", "Check-in kiosk").Output()
+		win = strings.TrimSpace(strings.Split(string(b), "\n")[0])
+	}
+	if win == "" {
+		select {
+		case err := <-exited:
+			t.Fatalf("kiosk exited before showing a window: %v\n%s%s", err, out.String(), logs.String())
+		default:
 		}
+		t.Fatalf("no kiosk window within 30 s:\n%s", logs.String())
 	}
-	if n == 0 {
-		t.Fatalf("no face box on screen after 30 s; screenshot at %s\nkiosk log:\n%s", shot, errb.String())
+	dir := artifactsDir(t, "ui-checkin")
+	shoot := func(name string) image.Image {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := exec.Command(imp, "-display", display, "-window", win, p).Run(); err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		img, err := png.Decode(f)
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		return img
 	}
-	if box.Dx() < 60 || box.Dy() < 60 || box.Dx() > 600 || box.Dy() > 600 {
-		t.Errorf("face box %v (%d green pixels) is not face-sized", box, n)
+	tap := func(x, y int) {
+		t.Helper()
+		xdotool("mousemove", "--window", win, strconv.Itoa(x), strconv.Itoa(y), "click", "1")
 	}
-	if !strings.Contains(errb.String(), "faces=1") {
-		t.Errorf("kiosk log does not report one face:\n%s", errb.String())
+
+	logs.await(t, 30*time.Second, "kiosk starting")
+	time.Sleep(1500 * time.Millisecond) // the first frames reach the window
+	idle := shoot("01-idle.png")
+	b := idle.Bounds()
+	start := time.Now()
+	tap(b.Dx()/2, b.Dy()/2)
+	logs.await(t, 10*time.Second, "check-in stage", "stage=reference")
+	time.Sleep(400 * time.Millisecond)
+	ref := shoot("02-reference.png")
+	x, y, ok := demoButton(ref)
+	if !ok {
+		t.Fatalf("no \"Use the demo ID photo\" button found on the reference screen (see %s)", filepath.Join(dir, "02-reference.png"))
 	}
+	tap(x, y)
+	logs.await(t, 10*time.Second, "check-in stage", "stage=capturing")
+	time.Sleep(300 * time.Millisecond) // the frame that shows it reaches the window
+	shoot("03-capturing.png")
+	logs.await(t, 15*time.Second, "check-in stage", "stage=liveness")
+	time.Sleep(2 * time.Second)
+	shoot("04-liveness.png")
+	done := logs.await(t, 30*time.Second, "check-in finished")
+	took := done.Sub(start)
+	time.Sleep(500 * time.Millisecond)
+	result := shoot("05-result.png")
+	if !strings.Contains(logs.String(), `msg="check-in finished" outcome=pass`) {
+		t.Errorf("the demo check-in did not pass:\n%s", logs.String())
+	}
+	if n := countPixels(result, func(r, g, b uint32) bool { return g > 150 && r < 110 && b < 140 }); n < 2000 {
+		t.Errorf("result screen shows %d green pixels; want the pass tick", n)
+	}
+	t.Logf("demo check-in: %.1f s from the tap to the result (goal ≤ 8 s); screenshots in %s", took.Seconds(), dir)
+	os.WriteFile(filepath.Join(dir, "timing.txt"), []byte(fmt.Sprintf("tap to result: %.2f s\n", took.Seconds())), 0o644)
 
 	// A SIGTERM stops the frame loop, closes the window and exits 0.
 	cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-exited:
 		if err != nil {
-			t.Errorf("kiosk exit after SIGTERM: %v\n%s", err, errb.String())
+			t.Errorf("kiosk exit after SIGTERM: %v\n%s", err, logs.String())
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("kiosk did not exit within 10 s of SIGTERM")
 	}
-	if !strings.Contains(errb.String(), "window closed") {
-		t.Errorf("no orderly shutdown in log:\n%s", errb.String())
+	if !strings.Contains(logs.String(), "window closed") {
+		t.Errorf("no orderly shutdown in log:\n%s", logs.String())
 	}
 
 	// --duration closes the window by itself, also exiting 0.
-	timed := selfCommand(t, vars, "run", "--demo", "--duration", "2s")
+	timed := selfCommand(t, vars, "run", "--demo", "--listen", "", "--duration", "3s")
 	if out, err := timed.CombinedOutput(); err != nil {
-		t.Errorf("kiosk run --duration 2s under Xvfb: %v\n%s", err, out)
+		t.Errorf("kiosk run --duration 3s under Xvfb: %v\n%s", err, out)
 	}
+}
+
+// demoButton finds "Use the demo ID photo" on the reference screen: the
+// buttons are stacked down the middle, blue choices first, then grey ones,
+// the demo photo being the first grey one above Cancel.
+func demoButton(img image.Image) (x, y int, ok bool) {
+	b := img.Bounds()
+	x = b.Min.X + b.Dx()*3/10 // inside the buttons, left of their centred labels
+	type run struct{ y0, y1 int }
+	var grey []run
+	in := false
+	for yy := b.Min.Y; yy < b.Max.Y; yy++ {
+		r, g, bl, _ := img.At(x, yy).RGBA()
+		r, g, bl = r>>8, g>>8, bl>>8
+		isGrey := r >= 0x24 && r <= 0x38 && g >= 0x2c && g <= 0x40 && bl >= 0x3c && bl <= 0x54 // #2C3648
+		switch {
+		case isGrey && !in:
+			grey = append(grey, run{yy, yy})
+			in = true
+		case isGrey:
+			grey[len(grey)-1].y1 = yy
+		default:
+			in = false
+		}
+	}
+	var buttons []run
+	for _, r := range grey {
+		if r.y1-r.y0 >= 30 {
+			buttons = append(buttons, r)
+		}
+	}
+	if len(buttons) < 2 {
+		return 0, 0, false
+	}
+	d := buttons[len(buttons)-2]
+	return x, (d.y0 + d.y1) / 2, true
+}
+
+func countPixels(img image.Image, match func(r, g, b uint32) bool) int {
+	n := 0
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			if match(r>>8, g>>8, bl>>8) {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // startXvfb starts a private X server and returns its display name.
@@ -170,40 +358,4 @@ func startXvfb(t *testing.T, bin string) string {
 	}
 	t.Fatal("no free X display number")
 	return ""
-}
-
-// findGreenBox returns the bounds of the pure-green pixels the annotator
-// draws, and how many there are.
-func findGreenBox(t *testing.T, path string) (image.Rectangle, int) {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		return image.Rectangle{}, 0
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		return image.Rectangle{}, 0
-	}
-	var box image.Rectangle
-	n := 0
-	b := img.Bounds()
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			r, g, bl, _ := img.At(x, y).RGBA()
-			if g>>8 > 200 && r>>8 < 90 && bl>>8 < 90 {
-				p := image.Rect(x, y, x+1, y+1)
-				if n == 0 {
-					box = p
-				} else {
-					box = box.Union(p)
-				}
-				n++
-			}
-		}
-	}
-	if n < 200 {
-		return box, 0 // a few stray pixels are not a box
-	}
-	return box, n
 }
