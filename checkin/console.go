@@ -28,6 +28,9 @@ type PINVerifier interface {
 // ErrWrongPIN means the TPM rejected the PIN; the try counted.
 var ErrWrongPIN = errors.New("wrong PIN")
 
+// ErrNameRequired means an enrolment was attempted without a name.
+var ErrNameRequired = errors.New("enter the person's name")
+
 // ErrConsoleLocked is returned by operator actions while the console is
 // locked (never unlocked, logged out, or idle too long).
 var ErrConsoleLocked = errors.New("operator mode is locked: enter the PIN")
@@ -314,7 +317,7 @@ func (c *Console) Enroll(ctx context.Context, name string, photo []byte) (store.
 	}
 	name = strings.TrimSpace(name)
 	if name == "" {
-		return 0, errors.New("enter the person's name")
+		return 0, ErrNameRequired
 	}
 	p, err := ReadPhoto(photo)
 	if err != nil {

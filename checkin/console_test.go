@@ -172,7 +172,7 @@ func TestConsoleEraseEnrolSettings(t *testing.T) {
 		photo        []byte
 		want         error
 	}{
-		{"no name", " ", photo, nil},
+		{"no name", " ", photo, ErrNameRequired},
 		{"no face", "Ada", encodeJPEG(t, blankImage(320, 240)), models.ErrNoFace},
 		{"not an image", "Ada", []byte("%PDF-1.7"), ErrBadPhoto},
 	} {

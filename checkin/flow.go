@@ -152,7 +152,6 @@ type Flow struct {
 	bestFace  models.Face
 	bestScore float64
 	good      int // consecutive good frames while capturing
-	cardPend  bool
 
 	// results of recent check-ins by number, for Wait (no pixels, no
 	// templates); changed is closed and replaced whenever one is added.
@@ -212,7 +211,7 @@ func (f *Flow) setStage(s Stage, now time.Time) {
 func (f *Flow) dropReference() {
 	f.ref.Wipe()
 	f.ref = nil
-	f.cardPend = false
+	f.snap.Card = false
 }
 
 // resetWindow forgets the liveness window and the best frame.
@@ -359,7 +358,7 @@ func (f *Flow) ExpectCard() error {
 	if f.snap.Stage != StageReference {
 		return ErrNotReady
 	}
-	f.cardPend = true
+	f.snap.Card = true
 	f.snap.Prompt = PromptCardHold
 	f.snap.Version++
 	return nil
@@ -417,7 +416,7 @@ func (f *Flow) Step(ctx context.Context, fr *capture.Frame) Snapshot {
 	img := models.Image{Width: fr.Width, Height: fr.Height, Pix: fr.Pix}
 	switch f.snap.Stage {
 	case StageReference:
-		if f.cardPend {
+		if f.snap.Card {
 			f.stepCard(now, img)
 		}
 	case StageCapturing:
@@ -433,7 +432,7 @@ func (f *Flow) stepCard(now time.Time, img models.Image) {
 	switch {
 	case err == nil:
 		f.ref = ref
-		f.cardPend = false
+		f.snap.Card = false
 		f.setStage(StageCapturing, now)
 		f.snap.Reference = ReferenceCard
 		f.snap.Prompt = "Thank you. Now put the card away and look at the camera"

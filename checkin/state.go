@@ -109,6 +109,9 @@ type Snapshot struct {
 	Face image.Rectangle `json:"-"`
 	// Reference is the kind of reference in use.
 	Reference ReferenceKind `json:"reference"`
+	// Card is true while the reference screen waits for an ID card held up
+	// to the camera (ExpectCard).
+	Card bool `json:"card,omitempty"`
 	// Outcome and Reason are set in StageResult.
 	Outcome Outcome `json:"outcome"`
 	Reason  Reason  `json:"reason,omitempty"`

@@ -139,7 +139,7 @@ func resultMessage(s checkin.Snapshot) string {
 // held up to the camera (after ExpectCard): the visitor then needs to see
 // the camera, not the buttons.
 func cardMode(s checkin.Snapshot) bool {
-	return s.Stage == checkin.StageReference && s.Prompt != "" && s.Prompt != checkin.PromptReference
+	return s.Stage == checkin.StageReference && s.Card
 }
 
 // Visitor-facing sentences for reference intake problems.
