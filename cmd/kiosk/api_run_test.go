@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// freePort returns a loopback address nobody listens on right now.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestRunServesCheckInAPI: a token made with `kiosk api-token add` lets an
+// integration check a visitor in at a running kiosk (headless demo camera,
+// software TPM, sealed store) by posting the ID photo; a missing or revoked
+// token is refused, and the public retention report is served beside it.
+func TestRunServesCheckInAPI(t *testing.T) {
+	vars := demoVars(t)
+	vars["DISPLAY"] = ""
+	vars["WAYLAND_DISPLAY"] = ""
+	token, errs, code := kiosk(t, vars, "api-token", "add", "frontdesk")
+	token = strings.TrimSpace(token)
+	if code != exitOK || len(token) < 40 {
+		t.Fatalf("api-token add: exit %d, %q: %s", code, token, errs)
+	}
+	stored, err := os.ReadFile(filepath.Join(vars["KIOSK_DATA_DIR"], "api-tokens"))
+	if err != nil || bytes.Contains(stored, []byte(token)) || !bytes.Contains(stored, []byte("frontdesk")) {
+		t.Fatalf("token file (%v) must name the token and hold only its hash:\n%s", err, stored)
+	}
+	if out, _, code := kiosk(t, vars, "api-token", "list"); code != exitOK || !strings.Contains(out, "frontdesk") {
+		t.Fatalf("api-token list: exit %d:\n%s", code, out)
+	}
+
+	addr := freePort(t)
+	cmd := selfCommand(t, vars, "run", "--demo", "--auto-checkin=false", "--listen", addr, "--duration", "90s")
+	logs := &logWatch{}
+	cmd.Stdout, cmd.Stderr = &bytes.Buffer{}, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	logs.await(t, 30*time.Second, "local API listening")
+
+	photo, err := os.ReadFile(filepath.Join(sharedData(t, "faces/pairs"), "img21.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(tok string) (*http.Response, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", "http://"+addr+"/v1/checkins?wait=45s", bytes.NewReader(photo))
+		req.Header.Set("Content-Type", "image/jpeg")
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := (&http.Client{Timeout: 60 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatalf("POST /v1/checkins: %v\n%s", err, logs.String())
+		}
+		defer resp.Body.Close()
+		var body map[string]any
+		json.NewDecoder(resp.Body).Decode(&body)
+		return resp, body
+	}
+	if resp, body := post(""); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("POST without a token = %d %v; want 401", resp.StatusCode, body)
+	}
+	resp, body := post(token)
+	if resp.StatusCode != http.StatusOK || body["outcome"] != "pass" {
+		t.Fatalf("POST with the token = %d %v; want 200 and a pass\n%s", resp.StatusCode, body, logs.String())
+	}
+	if s := fmt.Sprint(body); strings.Contains(s, "score") {
+		t.Errorf("the result exposes scores by default: %s", s)
+	}
+	r, err := http.Get("http://" + addr + "/api/retention")
+	if err != nil || r.StatusCode != http.StatusOK {
+		t.Fatalf("GET /api/retention = %v, %v", r, err)
+	}
+	r.Body.Close()
+	if _, errs, code := kiosk(t, vars, "api-token", "revoke", "frontdesk"); code != exitOK {
+		t.Fatalf("api-token revoke: exit %d: %s", code, errs)
+	}
+	time.Sleep(1100 * time.Millisecond) // the token file is re-read at most once a second
+	if resp, body := post(token); resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusAccepted {
+		t.Errorf("POST with a revoked token = %d %v; want it refused", resp.StatusCode, body)
+	}
+}
