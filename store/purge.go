@@ -338,11 +338,20 @@ func (s *Store) LatestPurgeRun(ctx context.Context) (run PurgeRun, ok bool, err 
 // and checking each link. It returns the head hash and the number of runs,
 // or a *ChainError naming the first bad run.
 func (s *Store) VerifyChain(ctx context.Context) (head Digest, runs int64, err error) {
+	return s.VerifyChainFrom(ctx, Digest{}, 0)
+}
+
+// VerifyChainFrom continues a verification that ended at run number runs
+// with hash head (as VerifyChain or an earlier VerifyChainFrom returned):
+// it checks only the runs appended since, so a caller that verifies on
+// every request (the evidence endpoint) does not walk a year of runs each
+// time. The first run after runs must link to head.
+func (s *Store) VerifyChainFrom(ctx context.Context, head Digest, runs int64) (Digest, int64, error) {
 	db, err := s.usable(false)
 	if err != nil {
 		return Digest{}, 0, err
 	}
-	rows, err := db.QueryContext(ctx, "SELECT "+runColumns+" FROM purge_runs ORDER BY seq")
+	rows, err := db.QueryContext(ctx, "SELECT "+runColumns+" FROM purge_runs WHERE seq > ? ORDER BY seq", runs)
 	if err != nil {
 		return Digest{}, 0, classify(err)
 	}

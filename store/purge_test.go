@@ -121,6 +121,44 @@ func TestChainTamperDetected(t *testing.T) {
 	}
 }
 
+// TestVerifyChainFrom: continuing a verification checks only the runs
+// appended since, yet still catches a broken link or an edited new run.
+func TestVerifyChainFrom(t *testing.T) {
+	clk := newFakeClock()
+	s := openTest(t, t.TempDir(), defaultOpts(t, clk, newTestKeys(t)))
+	ctx := context.Background()
+	head, n, err := s.VerifyChain(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("VerifyChain = %d, %v; want the start-up run", n, err)
+	}
+	for range 3 {
+		clk.Advance(time.Minute)
+		if _, err := s.Purge(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fullHead, fullN, err := s.VerifyChain(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, m, err := s.VerifyChainFrom(ctx, head, n); err != nil || h != fullHead || m != fullN {
+		t.Errorf("VerifyChainFrom(run %d) = %d, %v; want %d like a full walk", n, m, err, fullN)
+	}
+	if h, m, err := s.VerifyChainFrom(ctx, fullHead, fullN); err != nil || h != fullHead || m != fullN {
+		t.Errorf("VerifyChainFrom(head) = %d, %v; want nothing new", m, err)
+	}
+	var ce *ChainError
+	if _, _, err := s.VerifyChainFrom(ctx, Digest{1}, n); !errors.As(err, &ce) || ce.Seq != n+1 {
+		t.Errorf("VerifyChainFrom(wrong head) = %v; want a ChainError at run %d", err, n+1)
+	}
+	if _, err := s.db.Exec("UPDATE purge_runs SET deleted=9 WHERE seq=3"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.VerifyChainFrom(ctx, head, n); !errors.As(err, &ce) || ce.Seq != 3 {
+		t.Errorf("VerifyChainFrom after editing run 3 = %v; want a ChainError at run 3", err)
+	}
+}
+
 func TestPurgeTimer(t *testing.T) {
 	clk := newFakeClock()
 	tick := make(chan time.Time)
