@@ -177,6 +177,7 @@ func (a *App) Frame(fr checkin.Frame) {
 	var rgba *image.RGBA
 	if fr.Frame != nil && showsVideo(fr.State) {
 		rgba = fr.Frame.RGBA(nil) // a fresh buffer: the renderer may still read the old one
+		drawFaceCorners(rgba, fr.State.Face)
 	}
 	st := fr.State
 	fyne.Do(func() {

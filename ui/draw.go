@@ -321,3 +321,32 @@ func gap(w, h float32) fyne.CanvasObject {
 	r.SetMinSize(fyne.NewSize(w, h))
 	return r
 }
+
+// faceGreen marks the tracked face on the video: pure green, which no
+// skin, theme colour or guide uses, so screenshots can find it.
+var faceGreen = color.RGBA{0, 255, 0, 255}
+
+// drawFaceCorners draws corner brackets around the tracked face r (frame
+// pixels) into img, so the visitor sees their face was found. An empty r
+// draws nothing.
+func drawFaceCorners(img *image.RGBA, r image.Rectangle) {
+	r = r.Intersect(img.Bounds())
+	if r.Dx() < 8 || r.Dy() < 8 {
+		return
+	}
+	t := max(2, img.Bounds().Dx()/320)
+	lx, ly := r.Dx()/4, r.Dy()/4
+	fill := func(x0, y0, x1, y1 int) {
+		for y := max(y0, r.Min.Y); y < min(y1, r.Max.Y); y++ {
+			for x := max(x0, r.Min.X); x < min(x1, r.Max.X); x++ {
+				img.SetRGBA(x, y, faceGreen)
+			}
+		}
+	}
+	for _, c := range []image.Point{r.Min, {r.Max.X - lx, r.Min.Y}, {r.Min.X, r.Max.Y - t}, {r.Max.X - lx, r.Max.Y - t}} {
+		fill(c.X, c.Y, c.X+lx, c.Y+t) // horizontal arm
+	}
+	for _, c := range []image.Point{r.Min, {r.Max.X - t, r.Min.Y}, {r.Min.X, r.Max.Y - ly}, {r.Max.X - t, r.Max.Y - ly}} {
+		fill(c.X, c.Y, c.X+t, c.Y+ly) // vertical arm
+	}
+}

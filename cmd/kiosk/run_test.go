@@ -247,7 +247,11 @@ func TestUICheckInUnderXvfb(t *testing.T) {
 	shoot("03-capturing.png")
 	logs.await(t, 15*time.Second, "check-in stage", "stage=liveness")
 	time.Sleep(2 * time.Second)
-	shoot("04-liveness.png")
+	live := shoot("04-liveness.png")
+	// The tracked face is marked on the video with pure-green corners.
+	if n := countPixels(live, func(r, g, b uint32) bool { return g > 200 && r < 90 && b < 90 }); n < 200 {
+		t.Errorf("liveness screen shows %d face-marker pixels; want the tracked face marked", n)
+	}
 	done := logs.await(t, 30*time.Second, "check-in finished")
 	took := done.Sub(start)
 	time.Sleep(500 * time.Millisecond)
