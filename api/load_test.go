@@ -21,8 +21,8 @@ import (
 
 // retentionFixture is a real sealed store with a purge run, and the
 // evidence handler over it, built as kiosk serve builds it (the snapshot
-// reads the store's stats, verifies the chain and reads recent runs on
-// every request; only the signature is cached).
+// reads the store's stats, verifies the new runs of the chain and reads
+// recent runs on every request; only the signature is cached).
 type retentionFixture struct {
 	handler *evidence.Handler
 	builder *evidence.Builder
@@ -51,37 +51,8 @@ func newRetention(tb testing.TB) *retentionFixture {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	snap := func(ctx context.Context) (evidence.Snapshot, error) {
-		stats, err := st.Stats(ctx)
-		if err != nil {
-			return evidence.Snapshot{}, err
-		}
-		if _, _, err := st.VerifyChain(ctx); err != nil {
-			return evidence.Snapshot{}, err
-		}
-		runs, err := st.PurgeRuns(ctx, 96)
-		if err != nil {
-			return evidence.Snapshot{}, err
-		}
-		p := stats.Policy
-		s := evidence.Snapshot{
-			Policy: evidence.Policy{RetentionSeconds: evidence.Seconds(p.Retention), PurgeIntervalSeconds: evidence.Seconds(p.PurgeInterval),
-				EpochSeconds: evidence.Seconds(p.EpochLength), Ephemeral: p.Ephemeral},
-			OldestRemainingRecordAgeSeconds: evidence.Seconds(stats.OldestRecordAge),
-			RecordsHeld:                     stats.RecordsHeld,
-		}
-		if len(runs) > 0 {
-			r := runs[0]
-			s.LatestRun = &evidence.PurgeRun{Seq: r.Seq, Started: r.Started, Finished: r.Finished, Scanned: r.Scanned, Deleted: r.Deleted,
-				Errors: r.Errors, OldestRemainingAgeSeconds: evidence.Seconds(r.OldestAge), RecordsHeld: r.RecordsHeld,
-				PrevHash: evidence.Hash(r.PrevHash), Hash: evidence.Hash(r.Hash)}
-			s.Chain = evidence.Chain{Runs: r.Seq, Head: evidence.Hash(r.Hash)}
-			for i := len(runs) - 1; i >= 0; i-- {
-				s.Chain.Recent = append(s.Chain.Recent, evidence.Hash(runs[i].Hash))
-			}
-		}
-		return s, nil
-	}
+	src := &Retention{Store: func() *store.Store { return st }}
+	snap := src.Snapshot
 	return &retentionFixture{handler: evidence.NewHandler(b, snap, evidence.HandlerOptions{}), builder: b, snap: snap}
 }
 

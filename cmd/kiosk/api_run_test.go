@@ -46,7 +46,7 @@ func TestRunServesCheckInAPI(t *testing.T) {
 	}
 
 	addr := freePort(t)
-	cmd := selfCommand(t, vars, "run", "--demo", "--auto-checkin=false", "--listen", addr, "--duration", "90s")
+	cmd := selfCommand(t, vars, "run", "--demo", "--pace=false", "--auto-checkin=false", "--listen", addr, "--duration", "90s")
 	logs := &logWatch{}
 	cmd.Stdout, cmd.Stderr = &bytes.Buffer{}, logs
 	if err := cmd.Start(); err != nil {

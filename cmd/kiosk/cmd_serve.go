@@ -65,7 +65,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "kiosk serve: %v\n", err)
 		return exitFailure
 	}
-	h := api.NewHandler(api.Options{Retention: evidence.NewHandler(b, v.snapshot, evidence.HandlerOptions{Logger: log}), Metrics: metrics})
+	h := api.NewHandler(api.Options{Retention: evidence.NewHandler(b, v.retention.Snapshot, evidence.HandlerOptions{Logger: log}), Metrics: metrics})
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "kiosk serve: %v\n", err)

@@ -149,7 +149,7 @@ func openKiosk(ctx context.Context, o kioskOptions, log *slog.Logger) (*station,
 	if err != nil {
 		return fail(err)
 	}
-	k.evidence = evidence.NewHandler(b, v.snapshot, evidence.HandlerOptions{Logger: log})
+	k.evidence = evidence.NewHandler(b, v.retention.Snapshot, evidence.HandlerOptions{Logger: log})
 	return k, nil
 }
 

@@ -6,10 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"kiosk/api"
 	"kiosk/evidence"
 	"kiosk/store"
 	"kiosk/tpmkeys"
@@ -40,27 +40,7 @@ type vault struct {
 	current      *atomic.Pointer[store.Store] // the store whose clock custody follows
 	disablePurge bool
 
-	// The chain is walked whole once, then only the runs appended since
-	// the last report: a year of 5-minute runs is 105k rows.
-	chainMu       sync.Mutex
-	verifiedHead  store.Digest
-	verifiedRuns  int64
-	verifiedStore *store.Store
-}
-
-// verifyChain checks the purge runs appended since the last check.
-func (v *vault) verifyChain(ctx context.Context) error {
-	v.chainMu.Lock()
-	defer v.chainMu.Unlock()
-	if v.verifiedStore != v.store { // first report, or the store was reopened
-		v.verifiedHead, v.verifiedRuns, v.verifiedStore = store.Digest{}, 0, v.store
-	}
-	head, runs, err := v.store.VerifyChainFrom(ctx, v.verifiedHead, v.verifiedRuns)
-	if err != nil {
-		return err
-	}
-	v.verifiedHead, v.verifiedRuns = head, runs
-	return nil
+	retention api.Retention // the evidence snapshot of this vault's store
 }
 
 // openStore opens the store under the vault's custody with rf's policy and
@@ -106,6 +86,7 @@ func openVault(ctx context.Context, dataDir string, rf *retentionFlags, log *slo
 		return nil, err
 	}
 	v := &vault{custody: custody, dataDir: dataDir, current: &st, disablePurge: disablePurge}
+	v.retention.Store = st.Load
 	s, err := v.openStore(rf, log, onPurge)
 	if s == nil {
 		closeCustody()
@@ -125,41 +106,4 @@ func evidenceKind(k tpmkeys.Kind) evidence.TPMKind {
 		return evidence.TPMHardware
 	}
 	return evidence.TPMSoftware
-}
-
-// recentRuns is how many run hashes a report carries (evidence's default).
-const recentRuns = 96
-
-// snapshot reads the store's retention state into the evidence package's
-// terms, from one consistent read of the chain.
-func (v *vault) snapshot(ctx context.Context) (evidence.Snapshot, error) {
-	stats, err := v.store.Stats(ctx)
-	if err != nil {
-		return evidence.Snapshot{}, err
-	}
-	if err := v.verifyChain(ctx); err != nil {
-		return evidence.Snapshot{}, fmt.Errorf("the purge chain does not verify: %w", err)
-	}
-	runs, err := v.store.PurgeRuns(ctx, recentRuns)
-	if err != nil {
-		return evidence.Snapshot{}, err
-	}
-	p := stats.Policy
-	snap := evidence.Snapshot{
-		Policy: evidence.Policy{RetentionSeconds: evidence.Seconds(p.Retention), PurgeIntervalSeconds: evidence.Seconds(p.PurgeInterval),
-			EpochSeconds: evidence.Seconds(p.EpochLength), Ephemeral: p.Ephemeral},
-		OldestRemainingRecordAgeSeconds: evidence.Seconds(stats.OldestRecordAge),
-		RecordsHeld:                     stats.RecordsHeld,
-	}
-	if len(runs) > 0 {
-		r := runs[0]
-		snap.LatestRun = &evidence.PurgeRun{Seq: r.Seq, Started: r.Started, Finished: r.Finished, Scanned: r.Scanned, Deleted: r.Deleted,
-			Errors: r.Errors, OldestRemainingAgeSeconds: evidence.Seconds(r.OldestAge), RecordsHeld: r.RecordsHeld,
-			PrevHash: evidence.Hash(r.PrevHash), Hash: evidence.Hash(r.Hash)}
-		snap.Chain = evidence.Chain{Runs: r.Seq, Head: evidence.Hash(r.Hash)}
-		for i := len(runs) - 1; i >= 0; i-- {
-			snap.Chain.Recent = append(snap.Chain.Recent, evidence.Hash(runs[i].Hash))
-		}
-	}
-	return snap, nil
 }

@@ -43,7 +43,9 @@ func TestRunHeadlessDemo(t *testing.T) {
 	vars := demoVars(t)
 	vars["DISPLAY"] = ""
 	vars["WAYLAND_DISPLAY"] = ""
-	cmd := selfCommand(t, vars, "run", "--demo", "--listen", "", "--duration", "12s", "--stats-interval", "500ms")
+	// Unpaced: every generated frame is processed, however loaded the
+	// machine running the tests is (a paced clip would drop frames).
+	cmd := selfCommand(t, vars, "run", "--demo", "--pace=false", "--listen", "", "--duration", "12s", "--stats-interval", "500ms")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
@@ -57,7 +59,7 @@ func TestRunHeadlessDemo(t *testing.T) {
 	checkins, _ := strconv.Atoi(m[2])
 	passed, _ := strconv.Atoi(m[3])
 	if frames < 120 || checkins < 1 || passed != checkins {
-		t.Errorf("%d frames, %d check-ins, %d passed in 12 s of a 30 fps demo; want ≥ 120 frames and every check-in passed\n%s", frames, checkins, passed, errb.String())
+		t.Errorf("%d frames, %d check-ins, %d passed in 12 s of the demo; want ≥ 120 frames and every check-in passed\n%s", frames, checkins, passed, errb.String())
 	}
 	logs := errb.String()
 	for _, want := range []string{"Software TPM: not secure", "generated demo video", "msg=preview", "stage=liveness", "faces=1",
