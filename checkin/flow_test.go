@@ -375,3 +375,43 @@ func TestFlowLeavesNoPlaintext(t *testing.T) {
 		t.Error("the flow logged nothing: the log scan proves nothing")
 	}
 }
+
+// TestFlowCardIntake: "Hold up ID card" takes the reference from the
+// camera. A live face held up instead is refused with a prompt; the
+// portrait of a printed photo becomes the reference and capturing starts.
+func TestFlowCardIntake(t *testing.T) {
+	m := testMatcher(t)
+	clk := newClock()
+	f, err := NewFlow(Options{Matcher: m, Records: testStore(t, clk, time.Hour), Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.ExpectCard(); !errors.Is(err, ErrNotReady) {
+		t.Fatalf("ExpectCard() from idle = %v; want ErrNotReady", err)
+	}
+	if err := f.Begin(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.ExpectCard(); err != nil {
+		t.Fatal(err)
+	}
+	if s := f.Snapshot(); !s.Card || s.Prompt != PromptCardHold {
+		t.Fatalf("after ExpectCard: card %v prompt %q", s.Card, s.Prompt)
+	}
+	step := func(rel string) Snapshot {
+		img, err := models.DecodeImage(readData(t, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(100 * time.Millisecond)
+		fr := &capture.Frame{Seq: 1, Time: clk.Now(), Width: img.Width, Height: img.Height, Pix: img.Pix}
+		return f.Step(context.Background(), fr)
+	}
+	if s := step("spoof/image_T1.jpg"); s.Stage != StageReference || s.Prompt != PromptCardLive {
+		t.Errorf("live face held up as the card: %s %q; want reference %q", s.Stage, s.Prompt, PromptCardLive)
+	}
+	s := step("spoof/image_F1.jpg")
+	if s.Stage != StageCapturing || s.Reference != ReferenceCard || s.Card {
+		t.Errorf("printed portrait held up: %s reference %s card %v; want capturing with a card reference", s.Stage, s.Reference, s.Card)
+	}
+}
