@@ -74,6 +74,15 @@ type Options struct {
 	// harmonics would blanket the band), NaN and Inf are ignored. A live
 	// camera has none; leave it empty.
 	Interference []float64
+	// RegressIntensity removes, before the projection, the part of each
+	// patch's log colour that follows the scene's log brightness (the
+	// mean over the patches), with a gain fitted per channel over the
+	// window. POS and CHROM assume a brightness change scales R, G and B
+	// alike; a dark, black-clipped or gamma-encoded recording breaks that,
+	// and exposure flicker of tens of percent then leaks into the
+	// chrominance far above a 1 % pulse. Meant for recorded video (the
+	// shared patch clips); the live kiosk leaves it off.
+	RegressIntensity bool
 }
 
 func (o *Options) defaults() {
@@ -282,14 +291,35 @@ func (e *Estimator) Estimate() Result {
 		pulse []float64
 		spec  spectrum
 	}
-	var usable []traced
+	type rgbTrace struct {
+		name    string
+		r, g, b []float64
+	}
+	var traces []rgbTrace
 	for _, name := range names {
 		r_, g_, b_, ok := e.trace(func(s Sample) (RGB, bool) { c, ok := s.Patches[name]; return c, ok && c.valid() }, t0, fs, n)
-		if !ok {
-			continue
+		if ok {
+			traces = append(traces, rgbTrace{name, r_, g_, b_})
 		}
-		p := e.pulse(r_, g_, b_, fs)
-		usable = append(usable, traced{name, p, e.spectrum(p, fs)})
+	}
+	if e.o.RegressIntensity && len(traces) > 0 {
+		// The scene's log brightness: mean over the patches, so one
+		// patch's own noise or pulse hardly enters the regressor.
+		scene := make([]float64, n)
+		for _, t := range traces {
+			for i := range scene {
+				scene[i] += logLevel(t.r[i]+t.g[i]+t.b[i]) / float64(len(traces))
+			}
+		}
+		for i := range traces {
+			t := &traces[i]
+			t.r, t.g, t.b = regressIntensity(t.r, scene), regressIntensity(t.g, scene), regressIntensity(t.b, scene)
+		}
+	}
+	var usable []traced
+	for _, t := range traces {
+		p := e.pulse(t.r, t.g, t.b, fs)
+		usable = append(usable, traced{t.name, p, e.spectrum(p, fs)})
 	}
 	if len(usable) == 0 {
 		r.Reason = "not enough signal: no skin patch was visible for most of the window"

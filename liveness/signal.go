@@ -428,3 +428,38 @@ func correlation(a, b []float64) float64 {
 	}
 	return s / (float64(len(a)) * sa * sb)
 }
+
+// logLevel is the log of a channel level, floored at half a grey level so
+// a black-clipped frame stays finite.
+func logLevel(v float64) float64 { return math.Log(math.Max(v, 0.5)) }
+
+// regressIntensity removes from one channel's log level its least-squares
+// fit on the log brightness x (with intercept) and returns the residual as
+// a level around 100 (the projections divide by the mean, so the scale is
+// irrelevant). A flat x leaves the channel as it was, up to that scale.
+func regressIntensity(c, x []float64) []float64 {
+	n := len(c)
+	out := make([]float64, n)
+	if n == 0 || len(x) != n {
+		return out
+	}
+	y := make([]float64, n)
+	for i, v := range c {
+		y[i] = logLevel(v)
+	}
+	my, _ := meanStd(y)
+	mx, sx := meanStd(x)
+	beta := 0.0
+	if sx > 0 {
+		var cov float64
+		for i := range y {
+			cov += (y[i] - my) * (x[i] - mx)
+		}
+		beta = cov / float64(n) / (sx * sx)
+	}
+	for i := range y {
+		// Clamped: a pathological window must not overflow to Inf.
+		out[i] = 100 * math.Exp(math.Max(-50, math.Min(50, y[i]-my-beta*(x[i]-mx))))
+	}
+	return out
+}

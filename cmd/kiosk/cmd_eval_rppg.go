@@ -81,7 +81,7 @@ func runEvalRPPG(ctx context.Context, e *env, args []string) int {
 	if *asJSON {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(jsonSafe(map[string]any{"dir": dir, "method": o.Method.String(), "fusion": o.Fusion.String(), "keyframe_notch": o.KeyframeNotch, "rows": rows, "summary": summary})); err != nil {
+		if err := enc.Encode(jsonSafe(map[string]any{"dir": dir, "method": o.Method.String(), "fusion": o.Fusion.String(), "keyframe_notch": o.KeyframeNotch, "regress_intensity": o.RegressIntensity, "rows": rows, "summary": summary})); err != nil {
 			fmt.Fprintln(e.stderr, "kiosk eval rppg: writing JSON:", err)
 			return exitFailure
 		}

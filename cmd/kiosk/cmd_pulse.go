@@ -51,6 +51,8 @@ type patchOptions struct {
 	// KeyframeNotch reads each file's keyframe interval (GOP) from its AVI
 	// index and passes the keyframe rate to liveness.Options.Interference.
 	KeyframeNotch bool
+	// RegressIntensity sets liveness.Options.RegressIntensity.
+	RegressIntensity bool
 }
 
 // addPatchFlags registers the flags pulse and eval rppg share; call the
@@ -60,8 +62,9 @@ func addPatchFlags(fs *flag.FlagSet) func() (patchOptions, error) {
 	methodName := fs.String("method", "POS", "POS or CHROM")
 	fusionName := fs.String("fusion", "adaptive", "how patches combine: adaptive, coherent, spectral or geometric")
 	notch := fs.Bool("keyframe-notch", true, "remove the harmonics of each AVI file's keyframe rate (codec artefact) from the spectra")
+	regress := fs.Bool("regress-intensity", true, "remove from each channel what follows the scene's brightness (exposure flicker leaking into chroma through a dark, clipped camera response) before POS/CHROM")
 	return func() (patchOptions, error) {
-		o := patchOptions{Window: *window, KeyframeNotch: *notch}
+		o := patchOptions{Window: *window, KeyframeNotch: *notch, RegressIntensity: *regress}
 		var err error
 		if o.Method, err = parseMethod(*methodName); err != nil {
 			return o, err
@@ -99,7 +102,7 @@ func estimatePatches(ctx context.Context, files []string, o patchOptions) (pulse
 	if o.KeyframeNotch {
 		rep.Interference = keyframeRates(files, rep.FPS)
 	}
-	est := liveness.NewEstimator(liveness.Options{Window: o.Window, MinWindow: o.Window, Method: o.Method, Fusion: o.Fusion, Interference: rep.Interference})
+	est := liveness.NewEstimator(liveness.Options{Window: o.Window, MinWindow: o.Window, Method: o.Method, Fusion: o.Fusion, Interference: rep.Interference, RegressIntensity: o.RegressIntensity})
 	step := int(math.Max(1, 2*rep.FPS)) // re-estimate every 2 s
 	var bpms, weights, snrs []float64
 	for {
