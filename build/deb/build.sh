@@ -60,5 +60,12 @@ Description: privacy-first identity check-in kiosk
 EOF
 
 mkdir -p "$(dirname "$out")"
+# One package in bin/ at a time (test.sh takes the newest): drop those of
+# earlier versions rather than let them pile up.
+if [ -z "${DEB_OUT:-}" ]; then
+  for old in "$root"/bin/kiosk_*_arm64.deb; do
+    [ "$old" = "$out" ] || rm -f "$old"
+  done
+fi
 dpkg-deb --root-owner-group -Zxz --build "$stage" "$out" >/dev/null
 echo "deb: ${out#"$root"/} ($(du -h "$out" | cut -f1))"

@@ -17,11 +17,16 @@
 #
 # Idempotent: a warm run skips apt entirely (a stamp records the package set)
 # and reuses Go's build cache. Set KIOSK_RPI_REFRESH=1 to re-resolve the
-# package set (e.g. after a Debian point release), or remove .cache/rpi.
+# package set (e.g. after a Debian point release), or remove the cache.
+#
+# The cache (arm64 apt lists and .debs, the sysroot: about 1 GB) lives
+# outside the clone, in ~/.cache/kiosk/rpi (KIOSK_RPI_CACHE overrides), so a
+# fresh clone on a machine that built before (CI) starts warm; a new machine
+# fills it once.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
-cache=${KIOSK_RPI_CACHE:-$root/.cache/rpi}
+cache=${KIOSK_RPI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kiosk/rpi}
 sysroot=$cache/sysroot
 out=${KIOSK_RPI_OUT:-$root/bin/kiosk-linux-arm64}
 version=${VERSION:-$(git -C "$root" describe --always --dirty 2>/dev/null || echo dev)}
@@ -36,7 +41,7 @@ lap() { # lap LABEL: print the time since the previous lap
 }
 
 # --- 1. host tools -----------------------------------------------------------
-host_pkgs=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user-static file pkg-config bc
+host_pkgs=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user-static file pkg-config bc python3
   debian-archive-keyring ca-certificates)
 missing=()
 for p in "${host_pkgs[@]}"; do
@@ -46,12 +51,23 @@ if ((${#missing[@]})); then
   echo "rpi: installing host packages: ${missing[*]}"
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # LC_ALL=C: the caller's locale (make exports en_US.UTF-8) may not be
+  # generated, and apt's perl would warn about it.
+  $sudo env LC_ALL=C apt-get update -qq
+  $sudo env LC_ALL=C DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+    { echo "rpi: could not install the host packages: ${missing[*]}" >&2; exit 1; }
 fi
 lap "host tools"
 
 # --- 2+3. the arm64 sysroot --------------------------------------------------
+# One builder at a time per cache: two clones building at once (CI next to a
+# developer) wait here rather than unpack over each other.
+mkdir -p "$cache"
+exec 9>"$cache/.lock"
+if ! flock -n 9; then
+  echo "rpi: waiting for another build holding $cache/.lock"
+  flock 9
+fi
 # What the binary loads on the Pi (DT_NEEDED plus what GLFW dlopens). Their
 # closure is the run set for qemu; the .deb's Depends list mirrors it.
 run_pkgs=(
@@ -107,17 +123,28 @@ Acquire::Languages "none";
 APT::Sandbox::User "$(id -un)";
 EOF
   export APT_CONFIG=$apt_dir/apt.conf
-  apt-get update -qq
+  apt-get update -qq || {
+    echo "rpi: apt-get update of the private arm64 lists failed (sources: $apt_dir/etc/sources.list);" \
+      "this needs Debian's mirror (deb.debian.org)" >&2
+    exit 1
+  }
   lap "arm64 package lists"
   # The resolver over an empty status gives the full closure, essential
   # packages included; --download-only verifies every .deb's hash and
   # keeps the cache, so a refresh only fetches what changed.
-  apt-get install -qq -y --download-only "${run_pkgs[@]}" "${dev_pkgs[@]}" >/dev/null
+  apt-get install -qq -y --download-only "${run_pkgs[@]}" "${dev_pkgs[@]}" >"$apt_dir/download.log" 2>&1 || {
+    cat "$apt_dir/download.log" >&2
+    echo "rpi: could not resolve or download the arm64 packages (log above, also in $apt_dir/download.log)" >&2
+    exit 1
+  }
   # --print-uris lists only what is not cached yet: ask it against an empty
   # archive dir to name every .deb of the closure.
   mkdir -p "$apt_dir/none/partial"
   mapfile -t debs < <(apt-get install -qq --print-uris -o Dir::Cache::Archives="$apt_dir/none" \
     "${run_pkgs[@]}" "${dev_pkgs[@]}" | awk '{print $2}')
+  ((${#debs[@]} > 50)) || { echo "rpi: apt named only ${#debs[@]} arm64 .debs for the sysroot; expected hundreds" >&2; exit 1; }
+  # Drop .debs superseded by a point release, so the cache does not grow.
+  apt-get autoclean -qq >/dev/null 2>&1 || true
   lap "download ${#debs[@]} arm64 .debs"
   unset APT_CONFIG
 
