@@ -5,6 +5,7 @@ import (
 	"context"
 	"image"
 	"image/png"
+	"kiosk/internal/testclock"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -18,24 +19,9 @@ import (
 )
 
 // fakeClock is a settable clock for the limits and the lock-out.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type fakeClock = testclock.Clock
 
-func newClock() *fakeClock { return &fakeClock{t: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock() *fakeClock { return testclock.New(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)) }
 
 // fakeFlow is a CheckIns whose answers the test sets. It remembers the
 // last photo, name and document it was given.

@@ -57,7 +57,7 @@ func TestRateLimits(t *testing.T) {
 		{"v6 same /64 limited", 0, "[2001:db8::6]:1", b, 429, "1"},
 		{"v6 other /64 fine", 0, "[2001:db8:0:1::1]:1", b, 404, ""},
 	} {
-		clock.Add(s.advance)
+		clock.Advance(s.advance)
 		code, retry := get(s.addr, s.tok)
 		if code != s.code || retry != s.retry {
 			t.Errorf("%s: GET /v1/checkins/999 from %s = %d Retry-After %q; want %d %q", s.name, s.addr, code, retry, s.code, s.retry)
@@ -82,7 +82,7 @@ func TestAuthLockout(t *testing.T) {
 		if code, _ := try("192.0.2.1:1", bad); code != http.StatusUnauthorized {
 			t.Fatalf("bad token %d: POST = %d; want 401", i, code)
 		}
-		clock.Add(10 * time.Second)
+		clock.Advance(10 * time.Second)
 	}
 	if code, _ := try("192.0.2.1:1", good); code != http.StatusAccepted {
 		t.Errorf("good token after 4 failures: POST = %d; want 202", code)
@@ -97,18 +97,18 @@ func TestAuthLockout(t *testing.T) {
 	if code, _ := try("192.0.2.2:1", good); code != http.StatusAccepted {
 		t.Errorf("another address while .1 is locked: POST = %d; want 202", code)
 	}
-	clock.Add(119 * time.Second)
+	clock.Advance(119 * time.Second)
 	if code, retry := try("192.0.2.1:1", good); code != http.StatusTooManyRequests || retry != "1" {
 		t.Errorf("1 s before the cool-down ends: POST = %d Retry-After %q; want 429 1", code, retry)
 	}
-	clock.Add(time.Second)
+	clock.Advance(time.Second)
 	if code, _ := try("192.0.2.1:1", good); code != http.StatusAccepted {
 		t.Errorf("after the cool-down: POST = %d; want 202", code)
 	}
 	// Four failures, a pause longer than the window, four more: no lock.
 	for i := range 8 {
 		if i == 4 {
-			clock.Add(3 * time.Minute)
+			clock.Advance(3 * time.Minute)
 		}
 		if code, _ := try("192.0.2.3:1", bad); code != http.StatusUnauthorized {
 			t.Fatalf("spread failure %d: POST = %d; want 401", i+1, code)
@@ -129,7 +129,7 @@ func TestTablesStayBounded(t *testing.T) {
 	l.allow("busy", clock.Now())
 	l.allow("busy", clock.Now())
 	for i := range 10000 {
-		clock.Add(time.Millisecond)
+		clock.Advance(time.Millisecond)
 		k := "10.0." + strconv.Itoa(i/256) + "." + strconv.Itoa(i%256)
 		l.allow(k, clock.Now())
 		f.fail(k, clock.Now())
@@ -150,7 +150,7 @@ func TestTablesStayBounded(t *testing.T) {
 		t.Errorf("busy client's bucket = %+v; want its nearly empty bucket kept while idle ones go", busy)
 	}
 	// After the buckets refill, a sweep drops them all.
-	clock.Add(time.Hour)
+	clock.Advance(time.Hour)
 	l.allow("new", clock.Now())
 	f.fail("new", clock.Now())
 	if n := l.len(); n != 1 {

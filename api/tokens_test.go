@@ -167,7 +167,7 @@ func TestTokenFileReloads(t *testing.T) {
 	if err := WriteTokenFile(path, s); err != nil {
 		t.Fatal(err)
 	}
-	clock.Add(time.Second)
+	clock.Advance(time.Second)
 	got, err := tf.TokenSet()
 	if err != nil {
 		t.Fatal(err)
@@ -176,13 +176,13 @@ func TestTokenFileReloads(t *testing.T) {
 		t.Fatal("a token added after start does not verify")
 	}
 	os.WriteFile(path, []byte("garbage\n"), 0o600)
-	clock.Add(time.Second)
+	clock.Advance(time.Second)
 	if _, err := tf.TokenSet(); !errors.Is(err, ErrBadTokenFile) {
 		t.Errorf("TokenSet() of a broken file = %v; want ErrBadTokenFile", err)
 	}
 	s.Revoke("late")
 	WriteTokenFile(path, s)
-	clock.Add(time.Second)
+	clock.Advance(time.Second)
 	if got, err := tf.TokenSet(); err != nil || got.Len() != 0 {
 		t.Errorf("TokenSet() after revoke = %d, %v; want empty", got.Len(), err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"image"
 	_ "image/jpeg"
+	"kiosk/internal/testclock"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -110,34 +111,11 @@ func testMatcher(t testing.TB) *models.Matcher {
 }
 
 // clock is a fake clock that the frame source steps to each frame's time.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type clock = testclock.Clock
 
 var t0 = time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC)
 
-func newClock() *clock { return &clock{t: t0} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if t.After(c.t) {
-		c.t = t
-	}
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock() *clock { return testclock.New(t0) }
 
 // clockedSource moves the clock to each frame's capture time, so time-outs
 // run on recorded time, not on how fast the test machine is.
@@ -149,7 +127,7 @@ type clockedSource struct {
 func (s clockedSource) Read(ctx context.Context) (*capture.Frame, error) {
 	f, err := s.Source.Read(ctx)
 	if err == nil {
-		s.clk.Set(f.Time)
+		s.clk.Follow(f.Time)
 	}
 	return f, err
 }

@@ -4,50 +4,19 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
 	"kiosk/internal/safelog"
+	"kiosk/internal/testclock"
 )
 
 // fakeClock is a wall clock and a monotonic clock that tests step.
-type fakeClock struct {
-	mu   sync.Mutex
-	wall time.Time
-	mono time.Duration
-}
+type fakeClock = testclock.Clock
 
 var t0 = time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC)
 
-func newFakeClock() *fakeClock { return &fakeClock{wall: t0} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.wall
-}
-
-func (c *fakeClock) Elapsed() time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.mono
-}
-
-// Advance moves both clocks forward by d.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.wall = c.wall.Add(d)
-	c.mono += d
-}
-
-// SetWall jumps the wall clock only (an operator or NTP changing the time).
-func (c *fakeClock) SetWall(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.wall = t
-}
+func newFakeClock() *fakeClock { return testclock.New(t0) }
 
 var (
 	testKEK      = bytes.Repeat([]byte{0x4b}, 32)

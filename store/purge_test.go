@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"kiosk/internal/testclock"
 	"testing"
 	"time"
 )
@@ -230,7 +231,7 @@ func TestClockSetBack(t *testing.T) {
 
 	// Restart: the monotonic clock restarts at zero and the wall clock is
 	// still a day behind. The persisted high-water mark holds time up.
-	clk2 := &fakeClock{wall: clk.Now()}
+	clk2 := testclock.New(clk.Now())
 	opts.Now, opts.Elapsed = clk2.Now, clk2.Elapsed
 	s2 := openTest(t, dir, opts)
 	if now := s2.Now(); now.Before(m2.CreatedAt) {

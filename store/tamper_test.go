@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"kiosk/internal/testclock"
 	"os"
 	"path/filepath"
 	"testing"
@@ -159,7 +160,7 @@ func TestCryptoErase(t *testing.T) {
 
 	// Open the backup with the same provider, at a time when every record
 	// in it is still within retention, without purging it.
-	bclk := &fakeClock{wall: late[0].CreatedAt}
+	bclk := testclock.New(late[0].CreatedAt)
 	bopts := opts
 	bopts.Now, bopts.Elapsed, bopts.DisablePurge = bclk.Now, bclk.Elapsed, true
 	b := openTest(t, backup, bopts)

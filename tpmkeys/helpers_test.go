@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"io/fs"
+	"kiosk/internal/testclock"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -35,24 +36,9 @@ var _ keyProvider = (*Custody)(nil)
 // t0 is the start of an epoch for one-hour epochs.
 var t0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type fakeClock = testclock.Clock
 
-func newClock() *fakeClock { return &fakeClock{t: t0} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock() *fakeClock { return testclock.New(t0) }
 
 type tbWriter struct{ tb testing.TB }
 

@@ -57,13 +57,13 @@ func TestRatchet(t *testing.T) {
 	}
 	// The store's clock takes over (SetClock); it is 3 hours on.
 	storeClk := newClock()
-	storeClk.Add(3 * time.Hour) // now in epoch e+3
+	storeClk.Advance(3 * time.Hour) // now in epoch e+3
 	c.SetClock(storeClk.Now)
 	writes := must(c.Status()).NVWritesThisRun
 	if err := c.AdvancePast(e + 1); err != nil {
 		t.Fatalf("AdvancePast(%d) = %v", e+1, err)
 	}
-	clk.Add(3 * time.Hour)
+	clk.Advance(3 * time.Hour)
 	if got := must(c.Status()).NVWritesThisRun - writes; got != 1 {
 		t.Errorf("NV writes for one advance over two epochs = %d; want 1", got)
 	}

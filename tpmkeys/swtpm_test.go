@@ -167,7 +167,7 @@ func TestSWTPMRatchetSnapshots(t *testing.T) {
 		p := startSWTPM(t, state)
 		tpm := dialSWTPM(t, p)
 		c := mustOpen(t, tpm, dir, swOpts(t, clk))
-		clk.Add(2 * time.Hour)
+		clk.Advance(2 * time.Hour)
 		if err := c.AdvancePast(e); err != nil {
 			t.Fatalf("AdvancePast = %v", err)
 		}

@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"image"
 	"image/jpeg"
+	"kiosk/internal/testclock"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,32 +28,9 @@ import (
 var t0 = time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC)
 
 // clock is a settable test clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-	el  time.Duration
-}
+type clock = testclock.Clock
 
-func newClock() *clock { return &clock{now: t0} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Elapsed() time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.el
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	c.el += d
-}
+func newClock() *clock { return testclock.New(t0) }
 
 // testPIN checks against a fixed PIN, as cmd/kiosk's TPM adapter reports:
 // wrong PINs wrap checkin.ErrWrongPIN; Lockout, when set, refuses all.
