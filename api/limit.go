@@ -113,28 +113,33 @@ func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
 	return false, wait
 }
 
-// makeRoom drops idle entries every sweepEvery, or when the table is full;
-// if it is still full, it drops the least recently used entry. Callers
-// hold mu.
+// makeRoom makes room for a new key. Callers hold mu.
 func (l *limiter) makeRoom(now time.Time) {
-	if len(l.m) < l.max && now.Sub(l.swept) < sweepEvery {
+	fill := l.fill()
+	evict(l.m, l.max, &l.swept, now, func(b *bucket) bool { return now.Sub(b.last) >= fill }, func(b *bucket) time.Time { return b.last })
+}
+
+// evict bounds a per-client table: every sweepEvery, or when the table is
+// full, it drops the idle entries; if it is still full, it drops the least
+// recently used one.
+func evict[V any](m map[string]V, max int, swept *time.Time, now time.Time, idle func(V) bool, last func(V) time.Time) {
+	if len(m) < max && now.Sub(*swept) < sweepEvery {
 		return
 	}
-	l.swept = now
-	fill := l.fill()
+	*swept = now
 	var oldest string
 	var oldestAt time.Time
-	for k, b := range l.m {
-		if now.Sub(b.last) >= fill {
-			delete(l.m, k)
+	for k, v := range m {
+		if idle(v) {
+			delete(m, k)
 			continue
 		}
-		if oldest == "" || b.last.Before(oldestAt) {
-			oldest, oldestAt = k, b.last
+		if at := last(v); oldest == "" || at.Before(oldestAt) {
+			oldest, oldestAt = k, at
 		}
 	}
-	if len(l.m) >= l.max {
-		delete(l.m, oldest)
+	if len(m) >= max {
+		delete(m, oldest)
 	}
 }
 
@@ -213,25 +218,9 @@ func (r *failRecord) idle(now time.Time, window time.Duration) bool {
 	return len(r.times) == 0 && !now.Before(r.until)
 }
 
+// makeRoom makes room for a new key. Callers hold mu.
 func (f *failures) makeRoom(now time.Time) {
-	if len(f.m) < f.max && now.Sub(f.swept) < sweepEvery {
-		return
-	}
-	f.swept = now
-	var oldest string
-	var oldestAt time.Time
-	for k, r := range f.m {
-		if r.idle(now, f.window) {
-			delete(f.m, k)
-			continue
-		}
-		if oldest == "" || r.last.Before(oldestAt) {
-			oldest, oldestAt = k, r.last
-		}
-	}
-	if len(f.m) >= f.max {
-		delete(f.m, oldest)
-	}
+	evict(f.m, f.max, &f.swept, now, func(r *failRecord) bool { return r.idle(now, f.window) }, func(r *failRecord) time.Time { return r.last })
 }
 
 func (f *failures) len() int {
