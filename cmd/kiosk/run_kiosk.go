@@ -144,12 +144,14 @@ func runRun(ctx context.Context, e *env, args []string) int {
 	loop := &checkin.Loop{Flow: k.flow, Source: src}
 
 	if r.listen != "" {
-		stop, addr, err := serveAPI(k, loop, r, cfg.dataDir, log)
-		if err != nil {
-			return fail("%v", err)
+		// Check-in at the screen does not need the API: a busy port is
+		// reported, not fatal.
+		if stop, addr, err := serveAPI(k, loop, r, cfg.dataDir, log); err != nil {
+			log.Error("local API off: the retention report, metrics and /v1/checkins are not served; free the port or pick another with --listen", "err", err.Error())
+		} else {
+			defer stop()
+			log.Info("local API listening", "listen", addr)
 		}
-		defer stop()
-		log.Info("local API listening", "listen", addr)
 	}
 	notify.ready(fmt.Sprintf("checking in: %s, TPM %s", label, k.vault.custody.Kind()))
 	defer notify.stopping()
