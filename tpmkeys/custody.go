@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -167,7 +168,9 @@ type Custody struct {
 
 	keks    map[uint32]int    // version -> slot
 	kekPCRs map[uint32]uint32 // version -> PCR mask
-	current uint32
+	// sealedAway lists older KEK versions whose PCR policy failed at Open.
+	sealedAway []uint32
+	current    uint32
 
 	signer    tpm2.NamedHandle
 	signerPub *ecdsa.PublicKey
@@ -238,8 +241,22 @@ func (c *Custody) open() error {
 	if len(versions) == 0 {
 		return c.provision()
 	}
+	// The newest version is the current one and must unseal. An older one
+	// bound to PCRs that have since changed is set aside, not fatal: that
+	// is how a planned boot-chain change works (rotate to a KEK without
+	// that binding first, then change the boot chain). Records under the
+	// old version stay sealed, unreadable, until their retention ends; the
+	// policy can still be satisfied again by booting the old state.
+	newest := slices.Max(versions)
 	for _, v := range versions {
-		if err := c.loadKEK(v); err != nil {
+		err := c.loadKEK(v)
+		if err != nil && v != newest && errors.Is(err, ErrPCRPolicy) {
+			c.sealedAway = append(c.sealedAway, v)
+			c.log.Warn("an older KEK is sealed to PCR values this boot does not have; records under it stay unreadable until they expire",
+				"kek_version", v, "err", err.Error())
+			continue
+		}
+		if err != nil {
 			return err
 		}
 	}

@@ -410,3 +410,75 @@ func TestConcurrentUse(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestPCRChangeAfterRotation: a planned boot-chain change. The KEK bound
+// to PCR 16 is rotated to one without the binding; after PCR 16 changes,
+// the custody still opens on the new KEK, sets the old one aside (its
+// records stay sealed), and RemoveKEK retires it for good.
+func TestPCRChangeAfterRotation(t *testing.T) {
+	tpm := newSim(t, 4)
+	clk := newClock()
+	dir := t.TempDir()
+	bound := testOpts(t, clk)
+	bound.PCRs = []int{16}
+	c := mustOpen(t, tpm, dir, bound)
+	closeAndCheck(t, c, tpm)
+
+	unbound := testOpts(t, clk)
+	c = mustOpen(t, tpm, dir, unbound)
+	if v, err := c.RotateKEK(); err != nil || v != 2 {
+		t.Fatalf("RotateKEK() = %d, %v; want 2", v, err)
+	}
+	kek2 := bytes.Clone(must(c.KEK(2)))
+	closeAndCheck(t, c, tpm)
+
+	_, err := tpm2.PCRExtend{
+		PCRHandle: tpm2.AuthHandle{Handle: tpm2.TPMHandle(16), Auth: tpm2.PasswordAuth(nil)},
+		Digests: tpm2.TPMLDigestValues{Digests: []tpm2.TPMTHA{{
+			HashAlg: tpm2.TPMAlgSHA256, Digest: bytes.Repeat([]byte{0xCD}, 32)}}},
+	}.Execute(tpm)
+	if err != nil {
+		t.Fatalf("PCRExtend = %v", err)
+	}
+	c = mustOpen(t, tpm, dir, unbound)
+	if got := c.CurrentKEKVersion(); got != 2 {
+		t.Errorf("CurrentKEKVersion() = %d; want 2", got)
+	}
+	if !bytes.Equal(must(c.KEK(2)), kek2) {
+		t.Error("KEK v2 differs after the PCR change")
+	}
+	if _, err := c.KEK(1); !errors.Is(err, ErrNoKEK) {
+		t.Errorf("KEK(1) after the PCR change = %v; want ErrNoKEK (sealed away)", err)
+	}
+	if st := must(c.Status()); fmt.Sprint(st.SealedAway) != "[1]" || fmt.Sprint(st.KEKs) != "[2]" {
+		t.Errorf("Status: live %v, sealed away %v; want [2] and [1]", st.KEKs, st.SealedAway)
+	}
+	if err := c.RemoveKEK(1); err != nil {
+		t.Fatalf("RemoveKEK(1) = %v", err)
+	}
+	closeAndCheck(t, c, tpm)
+	c = mustOpen(t, tpm, dir, unbound)
+	if st := must(c.Status()); len(st.SealedAway) != 0 || fmt.Sprint(st.KEKs) != "[2]" {
+		t.Errorf("after RemoveKEK: live %v, sealed away %v; want [2] and none", st.KEKs, st.SealedAway)
+	}
+	closeAndCheck(t, c, tpm)
+
+	// The newest KEK must unseal: bound to a changed PCR, Open fails.
+	c = mustOpen(t, tpm, dir, bound)
+	if _, err := c.RotateKEK(); err != nil {
+		t.Fatal(err)
+	}
+	closeAndCheck(t, c, tpm)
+	extend := tpm2.PCRExtend{
+		PCRHandle: tpm2.AuthHandle{Handle: tpm2.TPMHandle(16), Auth: tpm2.PasswordAuth(nil)},
+		Digests: tpm2.TPMLDigestValues{Digests: []tpm2.TPMTHA{{
+			HashAlg: tpm2.TPMAlgSHA256, Digest: bytes.Repeat([]byte{0xEF}, 32)}}},
+	}
+	if _, err := extend.Execute(tpm); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(tpm, dir, unbound); !errors.Is(err, ErrPCRPolicy) {
+		t.Errorf("Open with the current KEK's PCR changed = %v; want ErrPCRPolicy", err)
+	}
+	checkNoHandles(t, tpm)
+}

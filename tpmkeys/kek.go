@@ -262,8 +262,10 @@ func (c *Custody) RotateKEK() (uint32, error) {
 	return c.sealNewKEK(c.current + 1)
 }
 
-// RemoveKEK deletes KEK version v's blob and zeroes its key. Call it only
-// once no record references v; it refuses the current version.
+// RemoveKEK deletes KEK version v's blob and zeroes its key: whatever is
+// still sealed under v can never be opened again. Call it once no record
+// references v, or to retire a version set aside at Open (its PCR policy
+// failed). It refuses the current version.
 func (c *Custody) RemoveKEK(v uint32) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -274,13 +276,19 @@ func (c *Custody) RemoveKEK(v uint32) error {
 		return fmt.Errorf("tpmkeys: refusing to remove the current KEK v%d; rotate first", v)
 	}
 	s, ok := c.keks[v]
-	if !ok {
+	away := slices.Index(c.sealedAway, v)
+	if !ok && away < 0 {
 		return fmt.Errorf("KEK v%d: %w", v, ErrNoKEK)
 	}
 	if err := os.Remove(kekPath(c.dir, v)); err != nil {
 		return fmt.Errorf("removing KEK v%d blob: %w", v, err)
 	}
-	clear(c.slot(s))
+	if ok {
+		clear(c.slot(s))
+	}
+	if away >= 0 {
+		c.sealedAway = slices.Delete(c.sealedAway, away, away+1)
+	}
 	delete(c.keks, v)
 	delete(c.kekPCRs, v)
 	return nil

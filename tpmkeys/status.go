@@ -22,6 +22,7 @@ type Status struct {
 	SRKHandle  uint32
 	KEKVersion uint32   // current
 	KEKs       []uint32 // live versions
+	SealedAway []uint32 // older versions whose PCR policy failed at Open: their records stay sealed
 	PCRs       []int    // PCR binding of the current KEK (SHA-256 bank); empty = none
 	KeyID      string   // signing key thumbprint
 	PINSet     bool
@@ -60,6 +61,7 @@ func (c *Custody) Status() (Status, error) {
 		s.KEKs = append(s.KEKs, v)
 	}
 	slices.Sort(s.KEKs)
+	s.SealedAway = slices.Clone(c.sealedAway)
 	props, err := tpmProps(c.tpm, tpm2.TPMPTManufacturer, 1)
 	if err != nil {
 		return s, err

@@ -18,6 +18,7 @@ import (
 func init() {
 	register(command{name: "keys status", summary: "show the TPM key custody: TPM kind, KEK versions, signing key id, PIN lockout, erase ratchet", run: runKeysStatus})
 	register(command{name: "keys rotate", summary: "seal a new KEK version (optionally bound to PCRs); older versions stay readable", run: runKeysRotate})
+	register(command{name: "keys retire", summary: "delete an old KEK version for good (what is sealed under it can never be opened again)", run: runKeysRetire})
 	register(command{name: "keys export-pub", summary: "print the TPM signing key's public half (PEM or JWK with its RFC 7638 key id)", run: runKeysExportPub})
 	register(command{name: "keys set-pin", summary: "set or change the operator PIN (read from stdin; checked by the TPM)", run: runKeysSetPIN})
 }
@@ -109,7 +110,7 @@ func statusJSON(st tpmkeys.Status) map[string]any {
 	return map[string]any{
 		"tpm": st.Label, "secure": st.Secure, "manufacturer": st.Manufacturer, "firmware": st.Firmware,
 		"srk_handle":  fmt.Sprintf("0x%08x", st.SRKHandle),
-		"kek_version": st.KEKVersion, "kek_versions": st.KEKs, "kek_pcrs": st.PCRs,
+		"kek_version": st.KEKVersion, "kek_versions": st.KEKs, "kek_pcrs": st.PCRs, "kek_sealed_away": st.SealedAway,
 		"key_id": st.KeyID, "pin_set": st.PINSet,
 		"pin_tries_left": st.DA.TriesLeft(), "da_max_tries": st.DA.MaxTries, "da_counter": st.DA.Counter,
 		"da_recovery_s": int(st.DA.RecoveryTime.Seconds()), "da_lockout_recovery_s": int(st.DA.LockoutRecovery.Seconds()),
@@ -136,6 +137,10 @@ func printStatus(w io.Writer, st tpmkeys.Status, dir string) {
 		pcrs = fmt.Sprint(st.PCRs)
 	}
 	fmt.Fprintf(w, "KEK:            version %d current, live %v, PCR binding %s\n", st.KEKVersion, st.KEKs, pcrs)
+	if len(st.SealedAway) > 0 {
+		fmt.Fprintf(w, "                sealed away %v: their PCRs changed since sealing; records under them stay unreadable\n", st.SealedAway)
+		fmt.Fprintln(w, "                (boot the old state to read them, or 'kiosk keys retire VERSION' once they have expired)")
+	}
 	fmt.Fprintf(w, "signing key:    ECDSA P-256 in the TPM, key id %s\n", st.KeyID)
 	pin := "not set (kiosk keys set-pin)"
 	if st.PINSet {
@@ -170,6 +175,29 @@ func runKeysRotate(ctx context.Context, e *env, args []string) int {
 		return exitFailure
 	}
 	fmt.Fprintf(e.stdout, "KEK version %d sealed and current; live versions %v\n", v, c.KEKVersions())
+	return exitOK
+}
+
+func runKeysRetire(ctx context.Context, e *env, args []string) int {
+	fs, kf := newKeysFlags(e, "keys retire", "keys retire [--tpm SPEC] VERSION\n\nDeletes KEK VERSION's sealed blob. Records, enrolments and audit events sealed under it\ncan never be opened again: retire a version once its records have expired, or one\nset aside after a PCR change (see 'kiosk keys status'). The current version is refused.")
+	if ok, code := parseArgs(fs, args, exactly(1)); !ok {
+		return code
+	}
+	v, err := strconv.ParseUint(fs.Arg(0), 10, 32)
+	if err != nil || v == 0 {
+		fmt.Fprintf(e.stderr, "kiosk keys retire: %q is not a KEK version (see 'kiosk keys status')\n", fs.Arg(0))
+		return exitBadInput
+	}
+	c, closeFn, code := kf.open(ctx, e, "keys retire")
+	if code >= 0 {
+		return code
+	}
+	defer closeFn()
+	if err := c.RemoveKEK(uint32(v)); err != nil {
+		fmt.Fprintf(e.stderr, "kiosk keys retire: %v\n", err)
+		return exitFailure
+	}
+	fmt.Fprintf(e.stdout, "KEK version %d retired; live versions %v\n", v, c.KEKVersions())
 	return exitOK
 }
 

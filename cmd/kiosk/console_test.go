@@ -67,3 +67,31 @@ func TestOperatorLockoutOnTPM(t *testing.T) {
 		t.Errorf("Records() during lockout = %v; want ErrConsoleLocked", err)
 	}
 }
+
+// TestKeysRetire: an old KEK version can be retired once rotated past;
+// the current one and nonsense are refused with clear errors.
+func TestKeysRetire(t *testing.T) {
+	vars := baseVars(t)
+	vars["KIOSK_TPM"] = "sim"
+	if out, errs, code := kiosk(t, vars, "keys", "rotate"); code != exitOK || !strings.Contains(out, "KEK version 2") {
+		t.Fatalf("keys rotate: exit %d: %s%s", code, out, errs)
+	}
+	for _, tc := range []struct {
+		arg      string
+		code     int
+		contains string
+	}{
+		{"two", exitBadInput, "not a KEK version"},
+		{"2", exitFailure, "refusing to remove the current KEK"},
+		{"1", exitOK, "KEK version 1 retired; live versions [2]"},
+		{"1", exitFailure, "no KEK of that version"},
+	} {
+		out, errs, code := kiosk(t, vars, "keys", "retire", tc.arg)
+		if code != tc.code || !strings.Contains(out+errs, tc.contains) {
+			t.Errorf("keys retire %s = exit %d %q; want exit %d saying %q", tc.arg, code, out+errs, tc.code, tc.contains)
+		}
+	}
+	if out, _, code := kiosk(t, vars, "keys", "status"); code != exitOK || !strings.Contains(out, "version 2 current, live [2]") {
+		t.Errorf("keys status after retiring v1:\n%s", out)
+	}
+}

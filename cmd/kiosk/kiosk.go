@@ -179,8 +179,13 @@ func (k *station) loadGallery(ctx context.Context) error {
 		return err
 	}
 	g := &models.Gallery{}
+	unreadable := 0
 	for _, meta := range people {
 		p, err := k.vault.store.Person(ctx, meta.ID)
+		if errors.Is(err, store.ErrUnreadable) {
+			unreadable++ // sealed under a key set aside or erased: enrol them again
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("person %d: %w", meta.ID, err)
 		}
@@ -194,6 +199,9 @@ func (k *station) loadGallery(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+	}
+	if unreadable > 0 {
+		k.log.Warn("some enrolled people cannot be opened (their key was set aside or erased); enrol them again", "count", unreadable)
 	}
 	k.mu.Lock()
 	k.gallery = g
