@@ -61,6 +61,8 @@ type ConsoleStore interface {
 	Get(ctx context.Context, id store.ID) (*store.CheckIn, error)
 	Delete(ctx context.Context, id store.ID) error
 	Enroll(ctx context.Context, p store.Person) (store.ID, error)
+	People(ctx context.Context) ([]store.Meta, error)
+	Unenroll(ctx context.Context, id store.ID) error
 	Audit(ctx context.Context, ev store.AuditEvent) error
 	Setting(ctx context.Context, key string) (string, bool, error)
 	SetSetting(ctx context.Context, key, value string) error
@@ -79,7 +81,10 @@ type ConsoleOptions struct {
 	// OnEnroll is called with each new enrolment, so the check-in flow's
 	// gallery can include it. The template is the caller's to keep.
 	OnEnroll func(id store.ID, t models.Template)
-	Logger   *slog.Logger
+	// OnUnenroll is called after a person is removed, so the gallery
+	// forgets them.
+	OnUnenroll func(id store.ID)
+	Logger     *slog.Logger
 }
 
 // Console is operator mode: a TPM-checked PIN, auto-lock, the records list
@@ -343,6 +348,38 @@ func (c *Console) Enroll(ctx context.Context, name string, photo []byte) (store.
 		c.o.OnEnroll(id, t)
 	}
 	return id, nil
+}
+
+// People lists who is enrolled: ids and enrolment times only (names and
+// templates stay sealed).
+func (c *Console) People(ctx context.Context) ([]store.Meta, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.active(); err != nil {
+		return nil, err
+	}
+	people, err := c.o.Store.People(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing enrolled people: %w", err)
+	}
+	return people, nil
+}
+
+// Unenroll erases an enrolled person now (secure delete); the store
+// audits it. Enrolled check-in stops matching them at once.
+func (c *Console) Unenroll(ctx context.Context, id store.ID) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.active(); err != nil {
+		return err
+	}
+	if err := c.o.Store.Unenroll(ctx, id); err != nil {
+		return fmt.Errorf("removing person %d: %w", id, err)
+	}
+	if c.o.OnUnenroll != nil {
+		c.o.OnUnenroll(id)
+	}
+	return nil
 }
 
 // Settings are the operator's choices. They are stored in plain text in

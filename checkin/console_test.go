@@ -140,13 +140,14 @@ func TestConsoleEraseEnrolSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var enrolled []store.ID
+	var enrolled, unenrolled []store.ID
 	c, err := NewConsole(ConsoleOptions{PIN: pinCheck{"482916"}, Store: st, Matcher: m, Now: clk.Now,
 		OnEnroll: func(id store.ID, tm models.Template) {
 			if tm.Valid() {
 				enrolled = append(enrolled, id)
 			}
-		}})
+		},
+		OnUnenroll: func(id store.ID) { unenrolled = append(unenrolled, id) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,6 +191,22 @@ func TestConsoleEraseEnrolSettings(t *testing.T) {
 	}
 	if len(enrolled) != 1 || enrolled[0] != id {
 		t.Errorf("OnEnroll saw %v; want [%d]", enrolled, id)
+	}
+	people, err := c.People(ctx)
+	if err != nil || len(people) != 1 || people[0].ID != id {
+		t.Fatalf("People() = %v, %v; want [%d]", people, err, id)
+	}
+	if err := c.Unenroll(ctx, id); err != nil {
+		t.Fatalf("Unenroll() = %v", err)
+	}
+	if len(unenrolled) != 1 || unenrolled[0] != id {
+		t.Errorf("OnUnenroll saw %v; want [%d]", unenrolled, id)
+	}
+	if _, err := st.Person(ctx, id); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Person(unenrolled) = %v; want ErrNotFound", err)
+	}
+	if err := c.Unenroll(ctx, id); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("second Unenroll() = %v; want ErrNotFound", err)
 	}
 
 	if err := c.SaveSettings(ctx, Settings{Retention: time.Hour, PurgeInterval: time.Minute, MatchThreshold: 0.1}); err == nil {

@@ -161,6 +161,18 @@ func (g *Gallery) With(id string, t Template) (*Gallery, error) {
 	return n, n.Add(id, t)
 }
 
+// Without returns a new gallery holding g's templates except id's.
+func (g *Gallery) Without(id string) *Gallery {
+	n := &Gallery{}
+	for i, have := range g.ids {
+		if have != id {
+			n.ids = append(n.ids, have)
+			n.vecs = append(n.vecs, g.vecs[i*TemplateDim:(i+1)*TemplateDim]...)
+		}
+	}
+	return n
+}
+
 // Len is the number of enrolled templates.
 func (g *Gallery) Len() int { return len(g.ids) }
 

@@ -120,6 +120,37 @@ func TestGalleryIdentifiesEnrolledPeople(t *testing.T) {
 	}
 }
 
+// TestGalleryWithWithout: With and Without build new galleries and leave
+// the one being searched untouched.
+func TestGalleryWithWithout(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	a, b, c := randomTemplate(r), randomTemplate(r), randomTemplate(r)
+	g := &Gallery{}
+	g.Add("a", a)
+	g.Add("b", b)
+	g2, err := g.With("c", c)
+	if err != nil || g.Len() != 2 || g2.Len() != 3 {
+		t.Fatalf("With: old %d, new %d, %v; want 2 and 3", g.Len(), g2.Len(), err)
+	}
+	g3 := g2.Without("b")
+	if g3.Len() != 2 || g2.Len() != 3 {
+		t.Fatalf("Without: old %d, new %d; want 3 and 2", g2.Len(), g3.Len())
+	}
+	for _, tc := range []struct {
+		probe Template
+		want  string
+		found bool
+	}{{a, "a", true}, {c, "c", true}, {b, "", false}} {
+		hit, ok := g3.Identify(tc.probe, 0.9)
+		if ok != tc.found || (ok && hit.ID != tc.want) {
+			t.Errorf("Identify after Without(b) = %+v, %v; want %q, %v", hit, ok, tc.want, tc.found)
+		}
+	}
+	if hit, ok := g2.Identify(b, 0.9); !ok || hit.ID != "b" {
+		t.Errorf("the gallery Without was called on lost b: %+v, %v", hit, ok)
+	}
+}
+
 func randomTemplate(r *rand.Rand) Template {
 	v := make([]float32, TemplateDim)
 	for i := range v {

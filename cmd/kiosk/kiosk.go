@@ -141,7 +141,7 @@ func openKiosk(ctx context.Context, o kioskOptions, log *slog.Logger) (*station,
 		return fail(err)
 	}
 	k.console, err = checkin.NewConsole(checkin.ConsoleOptions{PIN: tpmPIN{v.custody}, Store: v.store, Matcher: m, Logger: log,
-		OnEnroll: k.enrolled})
+		OnEnroll: k.enrolled, OnUnenroll: k.unenrolled})
 	if err != nil {
 		return fail(err)
 	}
@@ -222,6 +222,15 @@ func (k *station) enrolled(id store.ID, t models.Template) {
 		return
 	}
 	k.gallery = g
+}
+
+// unenrolled drops a removed person from the gallery.
+func (k *station) unenrolled(id store.ID) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.gallery != nil {
+		k.gallery = k.gallery.Without(id.String())
+	}
 }
 
 // enrolledReference is a 1:N reference over everyone enrolled now.
