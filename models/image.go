@@ -72,6 +72,16 @@ func DecodeImage(data []byte) (Image, error) {
 func FromImage(img image.Image) Image {
 	b := img.Bounds()
 	out := Image{Width: b.Dx(), Height: b.Dy(), Pix: make([]byte, b.Dx()*b.Dy()*3)}
+	if rgba, ok := img.(*image.RGBA); ok { // the common case, without a per-pixel interface call
+		for y := 0; y < b.Dy(); y++ {
+			src := rgba.Pix[(y+b.Min.Y-rgba.Rect.Min.Y)*rgba.Stride+(b.Min.X-rgba.Rect.Min.X)*4:]
+			dst := out.Pix[y*b.Dx()*3:]
+			for x := 0; x < b.Dx(); x++ {
+				dst[3*x], dst[3*x+1], dst[3*x+2] = src[4*x+2], src[4*x+1], src[4*x]
+			}
+		}
+		return out
+	}
 	i := 0
 	for y := b.Min.Y; y < b.Max.Y; y++ {
 		for x := b.Min.X; x < b.Max.X; x++ {

@@ -1,7 +1,9 @@
 package models
 
 import (
+	"bytes"
 	"context"
+	"image"
 	"testing"
 
 	"kiosk/capture"
@@ -37,5 +39,23 @@ func TestDetectFindsTheGeneratedFace(t *testing.T) {
 	}
 	if hits < 27 {
 		t.Errorf("one centred face in %d of 30 generated frames; want ≥ 27", hits)
+	}
+}
+
+// opaque hides an image's concrete type, forcing FromImage's generic path.
+type opaque struct{ image.Image }
+
+// TestFromImageRGBAFastPath: the *image.RGBA fast path gives the same BGR
+// bytes as the generic path, for a sub-image with offset bounds too.
+func TestFromImageRGBAFastPath(t *testing.T) {
+	img := image.NewRGBA(image.Rect(0, 0, 37, 23))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i*31 + i/7)
+	}
+	for _, src := range []*image.RGBA{img, img.SubImage(image.Rect(5, 3, 30, 20)).(*image.RGBA)} {
+		fast, slow := FromImage(src), FromImage(opaque{src})
+		if fast.Width != slow.Width || fast.Height != slow.Height || !bytes.Equal(fast.Pix, slow.Pix) {
+			t.Errorf("FromImage(%v): the fast path differs from the generic one", src.Bounds())
+		}
 	}
 }
