@@ -16,6 +16,7 @@ import (
 
 	"kiosk/checkin"
 	"kiosk/models"
+	"kiosk/store"
 )
 
 // pinIdle returns an untouched PIN pad to the visitor's idle screen.
@@ -61,11 +62,23 @@ type consoleScreens struct {
 	confirm     int64 // the record whose erase awaits confirmation; 0 = none
 	photosUntil time.Time
 
-	// enrol
-	name       *widget.Entry
-	enrolFiles *fyne.Container
-	enrolPick  string
-	enrolMsg   *widget.Label
+	// enrol: adding a person (name, keyboard, photo) or the people list
+	segAdd, segPeople *widget.Button
+	addBody           fyne.CanvasObject // name row and what is below it
+	photoBody         fyne.CanvasObject // the photo list and Enrol
+	peopleBody        fyne.CanvasObject
+	name              *nameEntry
+	kbButton          *widget.Button
+	kb                *nameKeyboard
+	enrolFiles        *fyne.Container
+	enrolPick         string
+	enrolMsg          *widget.Label
+
+	// people
+	peopleList    *fyne.Container
+	peopleStatus  *widget.Label
+	people        []store.Meta
+	confirmPerson store.ID // the person whose removal awaits confirmation; 0 = none
 
 	// settings
 	settings checkin.Settings
@@ -195,6 +208,9 @@ func (a *App) leaveOperator() {
 	a.c.rows = nil
 	a.c.recList.RemoveAll()
 	a.c.name.SetText("")
+	a.showKeyboard(false)
+	a.c.people, a.c.confirmPerson = nil, 0
+	a.c.peopleList.RemoveAll()
 	a.operator = false
 	a.screen = "" // force a redraw
 	snap := a.snap
@@ -283,7 +299,7 @@ func (a *App) openTab(name string) {
 		c.confirm = 0
 		a.loadRecords()
 	case tabEnrol:
-		a.loadEnrolFiles()
+		a.showEnrolView(false)
 	case tabSettings:
 		a.loadSettings()
 	case tabEvidence:
@@ -360,6 +376,7 @@ func (a *App) drawRecords() {
 	}
 	a.updateRecordStatus()
 	a.themed.Refresh()
+	c.recList.Refresh() // again, now the rows' sizes are themed (else buttons clip their text)
 }
 
 // updateRecordStatus shows the lock state and the photo countdown.
@@ -471,19 +488,104 @@ func (a *App) eraseRecord(r checkin.RecordRow) {
 
 func (a *App) buildEnrol() fyne.CanvasObject {
 	c := &a.c
-	c.name = widget.NewEntry()
+	c.segAdd = widget.NewButton("Add a person", a.op(func() { a.showEnrolView(false) }))
+	c.segAdd.Icon = theme.ContentAddIcon()
+	c.segPeople = widget.NewButton("Enrolled people", a.op(func() { a.showEnrolView(true) }))
+	c.segPeople.Icon = theme.AccountIcon()
+	seg := container.NewHBox(sized(c.segAdd, 1, 56), sized(c.segPeople, 1, 56))
+
+	c.name = newNameEntry()
 	c.name.SetPlaceHolder("Full name")
-	c.name.OnChanged = func(string) { a.o.Console.Touch() }
+	c.name.OnChanged = func(s string) {
+		a.o.Console.Touch()
+		if capped := capName(s); capped != s {
+			c.name.setName(capped)
+			return
+		}
+		c.kb.Sync(s)
+	}
+	c.name.onFocus = func() {
+		a.o.Console.Touch()
+		a.showKeyboard(true)
+	}
+	c.name.OnSubmitted = func(string) { a.showKeyboard(false) } // Enter on a physical keyboard
+	c.kb = newNameKeyboard(func(key string) { a.op(func() { a.pressNameKey(key) })() })
+	c.kbButton = widget.NewButton("Keyboard", a.op(func() { a.showKeyboard(!c.kb.obj.Visible()) }))
+	c.kb.obj.Hide()
+
 	c.enrolFiles = container.NewVBox()
 	c.enrolMsg = newWrapped("", theme.SizeNameText, true)
 	c.enrolMsg.Alignment = fyne.TextAlignLeading
 	enrol := widget.NewButton("Enrol", a.op(a.enrol))
 	enrol.Importance = widget.HighImportance
 	look := widget.NewButton("Look again", a.op(a.loadEnrolFiles))
-	nameRow := container.NewBorder(nil, nil, widget.NewLabel("Name"), nil, sized(c.name, 1, 56))
-	head := container.NewVBox(nameRow, widget.NewLabel("Photo"))
+	nameRow := container.NewBorder(nil, nil, widget.NewLabel("Name"), sized(c.kbButton, 1, 56), sized(c.name, 1, 56))
 	foot := container.NewVBox(c.enrolMsg, container.NewHBox(sized(enrol, 160, 56), sized(look, 1, 56)))
-	return container.NewBorder(head, foot, nil, nil, container.NewVScroll(c.enrolFiles))
+	c.photoBody = container.NewBorder(widget.NewLabel("Photo"), foot, nil, nil, container.NewVScroll(c.enrolFiles))
+	c.addBody = container.NewBorder(nameRow, nil, nil, nil, container.NewStack(c.photoBody, container.NewVBox(gap(1, 4), c.kb.obj)))
+
+	c.peopleBody = a.buildPeople()
+	c.peopleBody.Hide()
+	return container.NewBorder(container.NewVBox(seg, widget.NewSeparator()), nil, nil, nil, container.NewStack(c.addBody, c.peopleBody))
+}
+
+// showEnrolView switches the Enrol tab between adding a person and the
+// list of enrolled people.
+func (a *App) showEnrolView(people bool) {
+	c := &a.c
+	a.showKeyboard(false)
+	c.confirmPerson = 0
+	if people {
+		c.segAdd.Importance, c.segPeople.Importance = widget.MediumImportance, widget.HighImportance
+		c.addBody.Hide()
+		c.peopleBody.Show()
+		a.loadPeople()
+	} else {
+		c.segAdd.Importance, c.segPeople.Importance = widget.HighImportance, widget.MediumImportance
+		c.peopleBody.Hide()
+		c.addBody.Show()
+		a.loadEnrolFiles()
+	}
+	c.segAdd.Refresh()
+	c.segPeople.Refresh()
+	a.relayout()
+}
+
+// showKeyboard shows the on-screen keyboard in place of the photo list,
+// or hides it and takes the focus from the name field.
+func (a *App) showKeyboard(show bool) {
+	c := &a.c
+	if show == c.kb.obj.Visible() {
+		return
+	}
+	if show {
+		c.kb.Sync(c.name.Text)
+		c.kb.obj.Show()
+		c.photoBody.Hide()
+		c.kbButton.Importance = widget.HighImportance
+	} else {
+		c.kb.obj.Hide()
+		c.photoBody.Show()
+		c.kbButton.Importance = widget.MediumImportance
+		if cv := fyne.CurrentApp().Driver().CanvasForObject(c.name); cv != nil && cv.Focused() == c.name {
+			cv.Unfocus()
+		}
+	}
+	c.kbButton.Refresh()
+	a.relayout()
+}
+
+// pressNameKey applies one on-screen key to the name.
+func (a *App) pressNameKey(key string) {
+	c := &a.c
+	text, done := c.kb.state.Press(c.name.Text, key)
+	if text != c.name.Text {
+		c.name.setName(text) // OnChanged syncs the key caps
+	}
+	c.kb.draw()
+	if done {
+		a.showKeyboard(false)
+	}
 }
 
 // loadEnrolFiles lists the photos that can be enrolled.
@@ -531,6 +633,7 @@ func (a *App) enrol() {
 		clear(data)
 		if err == nil {
 			c.name.SetText("")
+			a.showKeyboard(false)
 			c.enrolPick = ""
 			a.loadEnrolFiles()
 			setLabel(c.enrolMsg, fmt.Sprintf("Enrolled as person %s.", id))
@@ -548,6 +651,107 @@ func (a *App) enrol() {
 		setLabel(c.enrolMsg, "That photo shows more than one face.")
 	default:
 		a.consoleErr(err, "enrol", func(s string) { setLabel(c.enrolMsg, s) })
+	}
+}
+
+// --- People ---
+
+func (a *App) buildPeople() fyne.CanvasObject {
+	c := &a.c
+	c.peopleStatus = newWrapped("", theme.SizeNameText, false)
+	c.peopleStatus.Alignment = fyne.TextAlignLeading
+	c.peopleList = container.NewVBox()
+	return container.NewBorder(c.peopleStatus, nil, nil, nil, container.NewVScroll(c.peopleList))
+}
+
+// loadPeople lists who is enrolled: ids and dates, never names.
+func (a *App) loadPeople() {
+	c := &a.c
+	ctx, cancel := a.ctx()
+	defer cancel()
+	people, err := a.o.Console.People(ctx)
+	if err != nil {
+		c.people = nil
+		c.peopleList.RemoveAll()
+		a.consoleErr(err, "list the enrolled people", func(s string) { setLabel(c.peopleStatus, s) })
+		return
+	}
+	c.people = people
+	a.drawPeople()
+}
+
+// drawPeople rebuilds the list from c.people.
+func (a *App) drawPeople() {
+	c := &a.c
+	c.peopleList.RemoveAll()
+	loc := a.o.Now().Location()
+	for _, p := range c.people {
+		c.peopleList.Add(a.personRow(p, loc))
+		c.peopleList.Add(widget.NewSeparator())
+	}
+	setLabel(c.peopleStatus, peopleSummary(len(c.people)))
+	a.themed.Refresh()     // new rows take the kiosk theme
+	c.peopleList.Refresh() // again, now the rows' sizes are themed (else buttons clip their text)
+}
+
+// peopleSummary is the line above the people list.
+func peopleSummary(n int) string {
+	switch n {
+	case 0:
+		return "Nobody is enrolled. Add a person to use enrolled check-in."
+	case 1:
+		return "1 person enrolled. Names stay sealed and are not shown."
+	}
+	return fmt.Sprintf("%d people enrolled. Names stay sealed and are not shown.", n)
+}
+
+// personRow draws one enrolled person: id, enrolment time, and Remove.
+func (a *App) personRow(p store.Meta, loc *time.Location) fyne.CanvasObject {
+	line1 := widget.NewLabel(fmt.Sprintf("Person %d", p.ID))
+	line1.TextStyle.Bold = true
+	line1.Truncation = fyne.TextTruncateEllipsis
+	line2 := widget.NewLabel("Enrolled " + p.CreatedAt.In(loc).Format("2 Jan 2006 15:04"))
+	line2.SizeName = theme.SizeNameCaptionText
+	line2.Truncation = fyne.TextTruncateEllipsis
+	var actions fyne.CanvasObject
+	if a.c.confirmPerson == p.ID {
+		yes := widget.NewButton("Remove now", a.op(func() { a.removePerson(p.ID) }))
+		yes.Importance = widget.DangerImportance
+		no := widget.NewButton("Keep", a.op(func() { a.c.confirmPerson = 0; a.drawPeople() }))
+		actions = container.NewHBox(sized(yes, 1, 56), sized(no, 1, 56))
+		line2.SetText("Remove for good? They will no longer be recognised.")
+		line2.Importance = widget.WarningImportance
+	} else {
+		remove := widget.NewButton("Remove", a.op(func() { a.c.confirmPerson = p.ID; a.drawPeople() }))
+		remove.Icon = theme.DeleteIcon()
+		actions = sized(remove, 1, 56)
+	}
+	icon := sized(container.NewCenter(widget.NewIcon(theme.AccountIcon())), 56, 56)
+	return container.NewBorder(nil, nil, icon, container.NewCenter(actions), container.NewVBox(line1, line2))
+}
+
+// removePerson unenrols one person after the confirmation.
+func (a *App) removePerson(id store.ID) {
+	c := &a.c
+	c.confirmPerson = 0
+	ctx, cancel := a.ctx()
+	defer cancel()
+	err := a.o.Console.Unenroll(ctx, id)
+	if err == nil {
+		a.loadPeople()
+		return
+	}
+	show := func(s string) {
+		setLabel(c.peopleStatus, s)
+		a.relayout()
+	}
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		a.loadPeople()
+		show("That person was already removed.")
+	default: // a locked console goes back to the PIN pad
+		a.drawPeople()
+		a.consoleErr(err, "remove the person", show)
 	}
 }
 
