@@ -151,7 +151,8 @@ type Flow struct {
 	best      *capture.Frame
 	bestFace  models.Face
 	bestScore float64
-	good      int // consecutive good frames while capturing
+	good      int       // consecutive good frames while capturing
+	holdUntil time.Time // capturing ignores frames until then (the card is put away)
 
 	// results of recent check-ins by number, for Wait (no pixels, no
 	// templates); changed is closed and replaced whenever one is added.
@@ -435,11 +436,14 @@ func (f *Flow) stepCard(now time.Time, img models.Image) {
 		f.snap.Card = false
 		f.setStage(StageCapturing, now)
 		f.snap.Reference = ReferenceCard
-		f.snap.Prompt = "Thank you. Now put the card away and look at the camera"
+		f.snap.Prompt = PromptCardAway
+		// The card is still in view: give the visitor time to put it
+		// away, so its portrait is not taken for them.
+		f.holdUntil = now.Add(CardAwayTime)
 	case errors.Is(err, ErrCardLooksLive):
 		f.snap.Prompt = PromptCardLive
 	case errors.Is(err, models.ErrManyFaces):
-		f.snap.Prompt = "Only the card, please: one face at a time"
+		f.snap.Prompt = PromptCardOne
 	default:
 		f.snap.Prompt = PromptCardHold
 	}
@@ -455,11 +459,18 @@ func (f *Flow) detect(img models.Image) ([]models.Face, models.Quality, error) {
 	return faces, q, err
 }
 
+// CardAwayTime is how long capturing waits after an ID card was read, for
+// the visitor to put it away.
+const CardAwayTime = 2 * time.Second
+
 // goodFrames is how many consecutive frames must pass the gate before the
 // liveness window opens: one lucky frame of a passer-by is not a visitor.
 const goodFrames = 3
 
 func (f *Flow) stepCapture(now time.Time, fr *capture.Frame, img models.Image) {
+	if now.Before(f.holdUntil) {
+		return
+	}
 	faces, q, err := f.detect(img)
 	if err != nil {
 		f.o.Logger.Warn("frame skipped", "stage", "capturing", "err", err.Error())

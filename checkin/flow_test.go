@@ -411,7 +411,15 @@ func TestFlowCardIntake(t *testing.T) {
 		t.Errorf("live face held up as the card: %s %q; want reference %q", s.Stage, s.Prompt, PromptCardLive)
 	}
 	s := step("spoof/image_F1.jpg")
-	if s.Stage != StageCapturing || s.Reference != ReferenceCard || s.Card {
-		t.Errorf("printed portrait held up: %s reference %s card %v; want capturing with a card reference", s.Stage, s.Reference, s.Card)
+	if s.Stage != StageCapturing || s.Reference != ReferenceCard || s.Card || s.Prompt != PromptCardAway {
+		t.Errorf("printed portrait held up: %s reference %s card %v %q; want capturing with a card reference, asking to put it away", s.Stage, s.Reference, s.Card, s.Prompt)
+	}
+	// The card still in view during the grace time is not taken for the visitor.
+	if s := step("spoof/image_F1.jpg"); s.Prompt != PromptCardAway || !s.Face.Empty() {
+		t.Errorf("card still in view: prompt %q face %v; want the put-away prompt and no face tracked", s.Prompt, s.Face)
+	}
+	clk.Advance(CardAwayTime)
+	if s := step("spoof/image_T1.jpg"); s.Stage != StageCapturing || s.Prompt == PromptCardAway {
+		t.Errorf("after the grace time: %s %q; want the capture prompts", s.Stage, s.Prompt)
 	}
 }

@@ -132,6 +132,8 @@ const (
 	PromptReference  = "Show us your ID photo"
 	PromptCardHold   = "Hold your ID card's photo up to the camera"
 	PromptCardLive   = "That looks like you, not your card: hold the card's photo up to the camera"
+	PromptCardOne    = "Only the card, please: one face at a time"
+	PromptCardAway   = "Thank you. Now put the card away and look at the camera"
 	PromptKeepStill  = "Hold still: checking…"
 	MessagePass      = "You're checked in. Welcome!"
 	MessageFail      = "We couldn't check you in. Please ask a member of staff."
