@@ -62,6 +62,7 @@ type ConsoleStore interface {
 	Delete(ctx context.Context, id store.ID) error
 	Enroll(ctx context.Context, p store.Person) (store.ID, error)
 	People(ctx context.Context) ([]store.Meta, error)
+	Person(ctx context.Context, id store.ID) (*store.Person, error)
 	Unenroll(ctx context.Context, id store.ID) error
 	Audit(ctx context.Context, ev store.AuditEvent) error
 	Setting(ctx context.Context, key string) (string, bool, error)
@@ -98,7 +99,8 @@ type Console struct {
 	lastActive  time.Time
 	photos      map[store.ID]image.Image
 	outcomes    map[store.ID]bool
-	photosUntil time.Time
+	names       map[store.ID]string // enrolled people's names, while revealed
+	photosUntil time.Time           // when decrypted photos, outcomes and names lock again
 }
 
 // NewConsole returns a locked console.
@@ -157,6 +159,7 @@ func (c *Console) dropPhotos() {
 		delete(c.photos, id)
 	}
 	clear(c.outcomes)
+	clear(c.names)
 	c.photosUntil = time.Time{}
 }
 
@@ -166,7 +169,7 @@ func (c *Console) expire(now time.Time) {
 		c.o.Logger.Info("operator mode locked after inactivity")
 		c.lockLocked()
 	}
-	if len(c.photos) > 0 && !now.Before(c.photosUntil) {
+	if !c.photosUntil.IsZero() && !now.Before(c.photosUntil) {
 		c.dropPhotos()
 	}
 }
@@ -305,6 +308,7 @@ func (c *Console) Erase(ctx context.Context, id store.ID) error {
 	}
 	delete(c.photos, id)
 	delete(c.outcomes, id)
+	delete(c.names, id)
 	c.audit(ctx, "records.erase", id)
 	return nil
 }
@@ -350,9 +354,17 @@ func (c *Console) Enroll(ctx context.Context, name string, photo []byte) (store.
 	return id, nil
 }
 
-// People lists who is enrolled: ids and enrolment times only (names and
-// templates stay sealed).
-func (c *Console) People(ctx context.Context) ([]store.Meta, error) {
+// PersonRow is one line of the enrolled-people list. Name is empty (the
+// name stays sealed) unless the names were revealed and their time has not
+// run out.
+type PersonRow struct {
+	store.Meta
+	Name string
+}
+
+// People lists who is enrolled: ids and enrolment times, with names only
+// while revealed (RevealNames). Templates are never opened here.
+func (c *Console) People(ctx context.Context) ([]PersonRow, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.active(); err != nil {
@@ -362,7 +374,42 @@ func (c *Console) People(ctx context.Context) ([]store.Meta, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing enrolled people: %w", err)
 	}
-	return people, nil
+	rows := make([]PersonRow, len(people))
+	for i, p := range people {
+		rows[i] = PersonRow{Meta: p, Name: c.names[p.ID]}
+	}
+	return rows, nil
+}
+
+// RevealNames opens the given people's sealed names in memory for
+// PhotoTime, so an operator can tell who to remove. Each is an audit event.
+// A person who does not open is skipped and counted in the error.
+func (c *Console) RevealNames(ctx context.Context, ids []store.ID) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.active(); err != nil {
+		return err
+	}
+	if c.names == nil {
+		c.names = map[store.ID]string{}
+	}
+	failed := 0
+	for _, id := range ids {
+		p, err := c.o.Store.Person(ctx, id)
+		if err != nil {
+			failed++
+			c.o.Logger.Warn("enrolled person did not open", "person_id", int64(id), "err", err.Error())
+			continue
+		}
+		c.audit(ctx, "people.view", id)
+		c.names[id] = p.Name
+		clear(p.Template)
+	}
+	c.photosUntil = c.o.Now().Add(c.o.PhotoTime)
+	if failed > 0 {
+		return fmt.Errorf("%d of %d people could not be opened (sealed under a retired key, or damaged)", failed, len(ids))
+	}
+	return nil
 }
 
 // Unenroll erases an enrolled person now (secure delete); the store

@@ -157,6 +157,17 @@ func TestConsoleEraseEnrolSettings(t *testing.T) {
 	if err := c.Unlock(ctx, "482916"); err != nil {
 		t.Fatal(err)
 	}
+	// A record without a photo still locks again when the time runs out.
+	if err := c.DecryptPhotos(ctx, []store.ID{meta.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if rows, _ := c.Records(ctx, 10); len(rows) != 1 || !rows[0].Opened || rows[0].Passed {
+		t.Fatalf("Records() after decrypt = %+v; want the failed record opened", rows)
+	}
+	clk.Advance(31 * time.Second)
+	if rows, _ := c.Records(ctx, 10); len(rows) != 1 || rows[0].Opened {
+		t.Errorf("Records() after the photo time = %+v; want it locked again", rows)
+	}
 	if err := c.Erase(ctx, meta.ID); err != nil {
 		t.Fatalf("Erase() = %v", err)
 	}
@@ -193,9 +204,20 @@ func TestConsoleEraseEnrolSettings(t *testing.T) {
 		t.Errorf("OnEnroll saw %v; want [%d]", enrolled, id)
 	}
 	people, err := c.People(ctx)
-	if err != nil || len(people) != 1 || people[0].ID != id {
-		t.Fatalf("People() = %v, %v; want [%d]", people, err, id)
+	if err != nil || len(people) != 1 || people[0].ID != id || people[0].Name != "" {
+		t.Fatalf("People() = %v, %v; want [%d] with the name sealed", people, err, id)
 	}
+	if err := c.RevealNames(ctx, []store.ID{id}); err != nil {
+		t.Fatalf("RevealNames() = %v", err)
+	}
+	if people, _ := c.People(ctx); people[0].Name != "Ada Lovelace" {
+		t.Errorf("People() after RevealNames: name %q; want it shown", people[0].Name)
+	}
+	clk.Advance(31 * time.Second)
+	if people, _ := c.People(ctx); people[0].Name != "" {
+		t.Errorf("People() after the reveal time: name %q; want it sealed again", people[0].Name)
+	}
+
 	if err := c.Unenroll(ctx, id); err != nil {
 		t.Fatalf("Unenroll() = %v", err)
 	}

@@ -220,7 +220,36 @@ func TestPeople(t *testing.T) {
 	r.stablePeople()
 	r.golden(t, "people.png")
 
+	// Show names opens them for the console's photo time, one audit event
+	// each, then they seal again.
+	r.app.loadPeople()
+	test.Tap(r.app.c.showNames)
+	if s := labelsIn(r.app.c.peopleList); !strings.Contains(s, "Ada Lovelace") || !strings.Contains(s, "Grace Hopper") {
+		t.Fatalf("after Show names the list shows %q; want both names", s)
+	}
+	events, _, err := r.st.AuditEvents(context.Background(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	views := 0
+	for _, ev := range events {
+		if ev.Action == "people.view" {
+			views++
+		}
+	}
+	if views != 2 {
+		t.Errorf("%d people.view audit events; want 2", views)
+	}
+	r.stablePeople()
+	r.golden(t, "people_names.png")
+	r.clk.Advance(31 * time.Second)
+	r.app.tick(r.con.Unlocked(), r.con.PhotosUntil())
+	if s := labelsIn(r.app.c.peopleList); strings.Contains(s, "Ada") || strings.Contains(s, "Grace") {
+		t.Fatalf("names still shown after the photo time: %q", s)
+	}
+
 	// Remove asks first; Keep does nothing.
+	r.stablePeople()
 	r.app.c.confirmPerson = r.app.c.people[0].ID
 	r.app.drawPeople()
 	r.golden(t, "people_remove_confirm.png")

@@ -77,7 +77,8 @@ type consoleScreens struct {
 	// people
 	peopleList    *fyne.Container
 	peopleStatus  *widget.Label
-	people        []store.Meta
+	people        []checkin.PersonRow
+	showNames     *widget.Button
 	confirmPerson store.ID // the person whose removal awaits confirmation; 0 = none
 
 	// settings
@@ -661,7 +662,37 @@ func (a *App) buildPeople() fyne.CanvasObject {
 	c.peopleStatus = newWrapped("", theme.SizeNameText, false)
 	c.peopleStatus.Alignment = fyne.TextAlignLeading
 	c.peopleList = container.NewVBox()
-	return container.NewBorder(c.peopleStatus, nil, nil, nil, container.NewVScroll(c.peopleList))
+	c.showNames = widget.NewButton("Show names", a.op(a.toggleNames))
+	c.showNames.Icon = theme.VisibilityIcon()
+	top := container.NewBorder(nil, nil, nil, sized(c.showNames, 1, 56), c.peopleStatus)
+	return container.NewBorder(top, nil, nil, nil, container.NewVScroll(c.peopleList))
+}
+
+// namesShown reports whether any listed name is revealed.
+func (c *consoleScreens) namesShown() bool {
+	return slices.ContainsFunc(c.people, func(p checkin.PersonRow) bool { return p.Name != "" })
+}
+
+// toggleNames reveals the listed people's names for the console's time
+// (each an audit event), or hides them now.
+func (a *App) toggleNames() {
+	c := &a.c
+	ctx, cancel := a.ctx()
+	defer cancel()
+	if c.namesShown() {
+		a.o.Console.LockPhotos()
+		a.loadPeople()
+		return
+	}
+	ids := make([]store.ID, len(c.people))
+	for i, p := range c.people {
+		ids[i] = p.ID
+	}
+	err := a.o.Console.RevealNames(ctx, ids)
+	a.loadPeople()
+	if err != nil {
+		a.consoleErr(err, "show the names", func(s string) { setLabel(c.peopleStatus, s) })
+	}
 }
 
 // loadPeople lists who is enrolled: ids and dates, never names.
@@ -677,6 +708,7 @@ func (a *App) loadPeople() {
 		return
 	}
 	c.people = people
+	c.photosUntil = a.o.Console.PhotosUntil()
 	a.drawPeople()
 }
 
@@ -689,9 +721,32 @@ func (a *App) drawPeople() {
 		c.peopleList.Add(a.personRow(p, loc))
 		c.peopleList.Add(widget.NewSeparator())
 	}
-	setLabel(c.peopleStatus, peopleSummary(len(c.people)))
+	a.updatePeopleStatus()
 	a.themed.Refresh()     // new rows take the kiosk theme
 	c.peopleList.Refresh() // again, now the rows' sizes are themed (else buttons clip their text)
+}
+
+// updatePeopleStatus shows the count and, while names are shown, when
+// they hide again.
+func (a *App) updatePeopleStatus() {
+	c := &a.c
+	if left := c.photosUntil.Sub(a.o.Now()); c.namesShown() && left > 0 {
+		setLabel(c.peopleStatus, "Names hide in "+formatCountdown(left))
+	} else {
+		setLabel(c.peopleStatus, peopleSummary(len(c.people)))
+	}
+	if c.namesShown() {
+		c.showNames.SetText("Hide names")
+		c.showNames.SetIcon(theme.VisibilityOffIcon())
+	} else {
+		c.showNames.SetText("Show names")
+		c.showNames.SetIcon(theme.VisibilityIcon())
+	}
+	if len(c.people) == 0 {
+		c.showNames.Hide()
+	} else {
+		c.showNames.Show()
+	}
 }
 
 // peopleSummary is the line above the people list.
@@ -700,14 +755,18 @@ func peopleSummary(n int) string {
 	case 0:
 		return "Nobody is enrolled. Add a person to use enrolled check-in."
 	case 1:
-		return "1 person enrolled. Names stay sealed and are not shown."
+		return "1 person enrolled. Names stay sealed until shown."
 	}
-	return fmt.Sprintf("%d people enrolled. Names stay sealed and are not shown.", n)
+	return fmt.Sprintf("%d people enrolled. Names stay sealed until shown.", n)
 }
 
 // personRow draws one enrolled person: id, enrolment time, and Remove.
-func (a *App) personRow(p store.Meta, loc *time.Location) fyne.CanvasObject {
-	line1 := widget.NewLabel(fmt.Sprintf("Person %d", p.ID))
+func (a *App) personRow(p checkin.PersonRow, loc *time.Location) fyne.CanvasObject {
+	title := fmt.Sprintf("Person %d", p.ID)
+	if p.Name != "" {
+		title = p.Name
+	}
+	line1 := widget.NewLabel(title)
 	line1.TextStyle.Bold = true
 	line1.Truncation = fyne.TextTruncateEllipsis
 	line2 := widget.NewLabel("Enrolled " + p.CreatedAt.In(loc).Format("2 Jan 2006 15:04"))
@@ -980,13 +1039,20 @@ func (a *App) tick(unlocked bool, photosUntil time.Time) {
 			return
 		}
 		c := &a.c
+		c.photosUntil = photosUntil
 		if c.tab == tabRecords {
-			c.photosUntil = photosUntil
 			if c.photosShown() && photosUntil.IsZero() {
 				a.loadRecords() // the photos locked again: padlocks back
 				return
 			}
 			a.updateRecordStatus()
+		}
+		if c.tab == tabEnrol && c.peopleBody.Visible() {
+			if c.namesShown() && photosUntil.IsZero() {
+				a.loadPeople() // the names sealed again
+				return
+			}
+			a.updatePeopleStatus()
 		}
 	}
 }
