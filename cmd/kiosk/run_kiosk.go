@@ -114,6 +114,9 @@ func runRun(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return fail("%v", err)
 	}
+	if !standIn && !explicit["demo-photo"] {
+		demoPhoto = nil // a real camera sees a real visitor, not the sample face
+	}
 	// Live sources go through Latest so a slow frame drops instead of
 	// stalling the camera; an unpaced file is read at the loop's speed.
 	src := raw
