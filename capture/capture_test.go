@@ -315,3 +315,41 @@ func writeClip(t testing.TB, path string, n int, fps float64) {
 		t.Fatalf("Record = %d, %v; want %d frames", got, err, n)
 	}
 }
+
+// TestSyntheticScreenLight: a screen casting red light makes the face
+// redder, and only while it shines; the background is not lit.
+func TestSyntheticScreenLight(t *testing.T) {
+	on := time.Unix(0, 0).Add(100 * time.Millisecond)
+	light := func(at time.Time) (r, g, b float64, ok bool) { return 255, 40, 40, !at.Before(on) }
+	src := NewSynthetic(SyntheticOptions{Width: 320, Height: 240, FPS: 10, Noise: -1, Motion: -1, Start: time.Unix(0, 0), ScreenLight: light})
+	defer src.Close()
+	redShare := func(f *Frame, x0, y0, x1, y1 int) float64 {
+		var r, sum float64
+		for y := y0; y < y1; y++ {
+			for x := x0; x < x1; x++ {
+				i := (y*f.Width + x) * 3
+				r += float64(f.Pix[i+2])
+				sum += float64(f.Pix[i]) + float64(f.Pix[i+1]) + float64(f.Pix[i+2])
+			}
+		}
+		return r / sum
+	}
+	dark, err := src.Read(context.Background()) // t = 0: the screen is off
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dark.Release()
+	lit, err := src.Read(context.Background()) // t = 100 ms: red
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lit.Release()
+	face := func(f *Frame) float64 { return redShare(f, 140, 100, 180, 140) }
+	corner := func(f *Frame) float64 { return redShare(f, 0, 0, 20, 20) }
+	if face(lit) <= face(dark)+0.005 {
+		t.Errorf("face red share %.4f lit vs %.4f dark; want the red screen to show on the face", face(lit), face(dark))
+	}
+	if corner(lit) != corner(dark) {
+		t.Errorf("background red share changed (%.4f vs %.4f); want only the face lit", corner(lit), corner(dark))
+	}
+}

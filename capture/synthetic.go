@@ -48,6 +48,14 @@ type SyntheticOptions struct {
 	// JPEGQuality, when 1–100, passes every frame through JPEG at that
 	// quality, as an MJPEG webcam does (80–95 is typical). 0 means none.
 	JPEGQuality int
+	// ScreenLight, when set, is the light the kiosk's screen casts on the
+	// face at a frame's capture time (0–255 per channel; ok false when the
+	// screen casts none): each face pixel's channels gain ScreenReflect ×
+	// colour/255, as skin reflects a coloured screen a few tens of
+	// centimetres away. The screen-light challenge is tested with it.
+	ScreenLight func(time.Time) (r, g, b float64, ok bool)
+	// ScreenReflect is how strongly the face reflects ScreenLight; default 0.08.
+	ScreenReflect float64
 	// Frames stops the source with io.EOF after this many frames; 0 = never.
 	Frames int
 	// Pace delivers frames in real time at FPS, like a camera.
@@ -223,6 +231,17 @@ func (s *Synthetic) Read(ctx context.Context) (*Frame, error) {
 	}
 	// Per-channel pulse gains (B, G, R): haemoglobin absorbs green most.
 	gain := [3]float64{1 + 0.69*pulse, 1 + pulse, 1 + 0.43*pulse}
+	// The screen's light on the face (all of it, skin or not).
+	lit := [3]float64{1, 1, 1}
+	if s.o.ScreenLight != nil {
+		if r, g, b, ok := s.o.ScreenLight(fr.Time); ok {
+			k := s.o.ScreenReflect
+			if k <= 0 {
+				k = 0.08
+			}
+			lit = [3]float64{1 + k*b/255, 1 + k*g/255, 1 + k*r/255}
+		}
+	}
 
 	// Sub-pixel head position: a real head moves continuously, and
 	// whole-pixel jumps would add steps no camera records.
@@ -256,7 +275,7 @@ func (s *Synthetic) Read(ctx context.Context) (*Frame, error) {
 				}
 				alpha += a
 				for c := 0; c < 3; c++ {
-					v := float64(s.face[i*3+c])
+					v := float64(s.face[i*3+c]) * lit[c]
 					if s.skin[i] {
 						v *= gain[c]
 					}

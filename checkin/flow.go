@@ -3,15 +3,18 @@ package checkin
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"image/jpeg"
 	"log/slog"
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"kiosk/capture"
@@ -58,6 +61,15 @@ type Options struct {
 	// (liveness.DefaultThresholds if zero).
 	Liveness   liveness.Options
 	Thresholds liveness.Thresholds
+	// ScreenChallenge adds the screen-light challenge after a live pulse:
+	// the screen flashes ChallengeSlots random colours for ChallengeSlot
+	// each, and the light the face reflects must follow them, which a
+	// replayed video cannot. It runs after the pulse window, not during
+	// it, so the flashes never reach the rPPG traces. Off by default: it
+	// adds about 2.5 s to a check-in.
+	ScreenChallenge bool
+	ChallengeSlots  int           // default 6
+	ChallengeSlot   time.Duration // default 400 ms
 	// StoreFaceCrop keeps the live face crop (JPEG) in the sealed record;
 	// off, the record holds the decision details and the template only.
 	StoreFaceCrop bool
@@ -87,6 +99,10 @@ func (o *Options) defaults() {
 	if o.MaxFailures <= 0 {
 		o.MaxFailures = 5
 	}
+	if o.ChallengeSlots <= 0 {
+		o.ChallengeSlots = 6
+	}
+	def(&o.ChallengeSlot, 400*time.Millisecond)
 	if o.Liveness.MinWindow <= 0 {
 		o.Liveness.MinWindow = DefaultLivenessWindow
 	}
@@ -153,6 +169,12 @@ type Flow struct {
 	bestScore float64
 	good      int       // consecutive good frames while capturing
 	holdUntil time.Time // capturing ignores frames until then (the card is put away)
+
+	// the screen-light challenge, once the pulse said live
+	challenge *liveness.Challenge
+	flash     atomic.Pointer[liveness.Challenge] // for ScreenLightAt, read without mu
+	pulse     liveness.Result                    // the window's result the challenge adds to
+	chSamples []liveness.Sample
 
 	// results of recent check-ins by number, for Wait (no pixels, no
 	// templates); changed is closed and replaced whenever one is added.
@@ -224,6 +246,9 @@ func (f *Flow) resetWindow() {
 	f.faceFrame = 0
 	f.good = 0
 	f.bestScore = math.Inf(-1)
+	f.challenge, f.chSamples = nil, f.chSamples[:0]
+	f.flash.Store(nil)
+	f.snap.Flash, f.snap.Flashing = color.NRGBA{}, false
 	if f.best != nil {
 		clear(f.best.Pix)
 		f.best = nil
@@ -518,17 +543,80 @@ func (f *Flow) stepLiveness(ctx context.Context, now time.Time, fr *capture.Fram
 	f.lastFace = now
 	f.snap.Face = faces[0].Rect()
 	f.snap.Prompt = PromptKeepStill
-	f.addLiveness(now, fr, img, faces[0], q)
+	sample := f.addLiveness(now, fr, img, faces[0], q)
+	if f.challenge != nil {
+		f.stepChallenge(ctx, now, sample)
+		return
+	}
 	f.snap.Progress = f.est.Progress()
 	if f.snap.Progress < 1 || now.Before(f.nextEval) {
 		return
 	}
 	f.nextEval = now.Add(500 * time.Millisecond)
-	d := liveness.Decide(liveness.Inputs{RPPG: f.est.Estimate(), PAD: median(f.pads)}, f.o.Thresholds)
+	r := f.est.Estimate()
+	d := liveness.Decide(liveness.Inputs{RPPG: r, PAD: median(f.pads)}, f.o.Thresholds)
 	if !final(d) && now.Sub(f.since) < f.o.Thresholds.GiveUpAfter+2*time.Second {
 		return
 	}
+	if d.Verdict == liveness.Live && f.o.ScreenChallenge {
+		f.startChallenge(sample.Time, r)
+		return
+	}
 	f.decide(ctx, now, d)
+}
+
+// challengeSettle is how long the flashing goes on after the last colour,
+// so a camera's latency (up to 200 ms, liveness.Challenge.Check) still
+// sees every colour.
+const challengeSettle = 250 * time.Millisecond
+
+// startChallenge begins the screen-light challenge: a fresh random colour
+// sequence, never shown before, that the face must reflect. The sequence
+// runs on the frames' capture clock, which the screen (Snapshot.Flash),
+// the sampled face colours and the end of the challenge all share: for a
+// live camera it is the wall clock, for a recorded clip its own time.
+func (f *Flow) startChallenge(now time.Time, pulse liveness.Result) {
+	var seed [32]byte
+	rand.Read(seed[:])
+	c := liveness.NewChallenge(seed, now, f.o.ChallengeSlots, f.o.ChallengeSlot)
+	f.challenge, f.pulse, f.chSamples = &c, pulse, f.chSamples[:0]
+	f.flash.Store(&c)
+	f.snap.Progress = 1
+	f.snap.Prompt = PromptFlash
+	f.setFlash(now)
+}
+
+// setFlash puts the colour on screen at now into the snapshot.
+func (f *Flow) setFlash(now time.Time) {
+	col, on := f.challenge.ColourAt(now)
+	f.snap.Flashing = on
+	f.snap.Flash = color.NRGBA{R: uint8(col.R), G: uint8(col.G), B: uint8(col.B), A: 0xff}
+}
+
+// stepChallenge collects the face's colour while the screen flashes, and
+// decides once the sequence has been shown.
+func (f *Flow) stepChallenge(ctx context.Context, now time.Time, s liveness.Sample) {
+	f.chSamples = append(f.chSamples, s)
+	f.snap.Prompt = PromptFlash
+	f.setFlash(s.Time)
+	if s.Time.Before(f.challenge.End().Add(challengeSettle)) {
+		return
+	}
+	res := f.challenge.Check(f.chSamples)
+	d := liveness.Decide(liveness.Inputs{RPPG: f.pulse, PAD: median(f.pads), Challenge: &res}, f.o.Thresholds)
+	f.decide(ctx, now, d)
+}
+
+// ScreenLightAt is the colour the screen shows at t during a screen-light
+// challenge (0–255 per channel), and whether one is showing. Safe from any
+// goroutine; the generated demo camera uses it to light its face.
+func (f *Flow) ScreenLightAt(t time.Time) (r, g, b float64, ok bool) {
+	c := f.flash.Load()
+	if c == nil {
+		return 0, 0, 0, false
+	}
+	col, on := c.ColourAt(t)
+	return col.R, col.G, col.B, on
 }
 
 // final reports whether a liveness decision ends the window. A pass, or a
@@ -555,7 +643,7 @@ const padEvery = 8
 
 // addLiveness adds one frame's skin patches to the window, samples the
 // anti-spoof score, and keeps the best-quality frame for matching.
-func (f *Flow) addLiveness(now time.Time, fr *capture.Frame, img models.Image, face models.Face, q models.Quality) {
+func (f *Flow) addLiveness(now time.Time, fr *capture.Frame, img models.Image, face models.Face, q models.Quality) liveness.Sample {
 	ps := models.SkinPatches(img, f.smooth.Smooth(face))
 	s := liveness.Sample{Time: fr.Time, Patches: make(map[string]liveness.RGB, len(ps.Patches)), Motion: -1}
 	for _, p := range ps.Patches {
@@ -586,6 +674,7 @@ func (f *Flow) addLiveness(now time.Time, fr *capture.Frame, img models.Image, f
 		}
 		f.bestFace, f.bestScore = face, q.Score
 	}
+	return s
 }
 
 func median(v []float64) float64 {

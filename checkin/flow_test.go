@@ -19,6 +19,7 @@ import (
 
 	"kiosk/capture"
 	"kiosk/internal/safelog"
+	"kiosk/liveness"
 	"kiosk/models"
 	"kiosk/store"
 )
@@ -421,5 +422,72 @@ func TestFlowCardIntake(t *testing.T) {
 	clk.Advance(CardAwayTime)
 	if s := step("spoof/image_T1.jpg"); s.Stage != StageCapturing || s.Prompt == PromptCardAway {
 		t.Errorf("after the grace time: %s %q; want the capture prompts", s.Stage, s.Prompt)
+	}
+}
+
+// TestFlowScreenChallenge: with the screen-light challenge on, a live pulse
+// is followed by a random colour sequence on screen. A face lit by the
+// screen follows it and passes; a replayed video of a live face (its pulse
+// intact, but lit by nothing the kiosk shows) fails as not live.
+func TestFlowScreenChallenge(t *testing.T) {
+	m := testMatcher(t)
+	for _, tc := range []struct {
+		name        string
+		reflects    bool
+		wantOutcome Outcome
+		wantReason  Reason
+	}{
+		{"a face lit by the screen passes", true, OutcomePass, ReasonNone},
+		{"a replay that does not reflect it fails", false, OutcomeFail, ReasonNotLive},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newClock()
+			var results []Result
+			f, err := NewFlow(Options{Matcher: m, Records: testStore(t, clk, time.Hour), Now: clk.Now, Logger: testLogger(t),
+				ScreenChallenge: true, OnResult: func(r Result) { results = append(results, r) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref, err := PhotoReference(m, readData(t, visitorIDPhoto))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.UseReference(ref); err != nil {
+				t.Fatal(err)
+			}
+			o := capture.SyntheticOptions{Face: decodeData(t, visitorClipFace), PulseBPM: 72, Start: clk.Now(), Frames: 15 * 30, Seed: 7}
+			if tc.reflects {
+				o.ScreenLight = f.ScreenLightAt
+			}
+			src := clockedSource{Source: capture.NewSynthetic(o), clk: clk}
+			flashed := false
+			ctx := context.Background()
+			var last Snapshot
+			for last.Stage != StageResult {
+				fr, err := src.Read(ctx)
+				if err != nil {
+					t.Fatalf("clip ended in %s: %v", last.Stage, err)
+				}
+				last = f.Step(ctx, fr)
+				fr.Release()
+				flashed = flashed || (last.Flashing && last.Prompt == PromptFlash)
+			}
+			if !flashed {
+				t.Error("the screen never flashed")
+			}
+			if last.Outcome != tc.wantOutcome || last.Reason != tc.wantReason {
+				t.Fatalf("outcome %s/%q; want %s/%q (liveness: %s)", last.Outcome, last.Reason, tc.wantOutcome, tc.wantReason, results[0].Liveness.Reason)
+			}
+			var ch *liveness.Signal
+			for i, s := range results[0].Liveness.Signals {
+				if s.Name == "challenge" {
+					ch = &results[0].Liveness.Signals[i]
+				}
+			}
+			if ch == nil || ch.Pass != tc.reflects {
+				t.Errorf("challenge signal %+v; want pass = %v", ch, tc.reflects)
+			}
+			t.Logf("challenge correlation %.2f; check-in took %s of clip time", ch.Value, results[0].Duration)
+		})
 	}
 }

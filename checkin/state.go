@@ -3,6 +3,7 @@ package checkin
 import (
 	"fmt"
 	"image"
+	"image/color"
 	"time"
 )
 
@@ -117,6 +118,10 @@ type Snapshot struct {
 	Reason  Reason  `json:"reason,omitempty"`
 	// Message is the visitor-facing sentence for a result or a lock-out.
 	Message string `json:"message,omitempty"`
+	// Flashing is true while the screen-light challenge wants the screen
+	// filled with Flash.
+	Flashing bool        `json:"flashing,omitempty"`
+	Flash    color.NRGBA `json:"-"`
 	// Until is when the result screen or the lock-out ends.
 	Until time.Time `json:"until,omitzero"`
 	// CheckIn numbers the check-in shown (0 before the first).
@@ -135,6 +140,7 @@ const (
 	PromptCardOne    = "Only the card, please: one face at a time"
 	PromptCardAway   = "Thank you. Now put the card away and look at the camera"
 	PromptKeepStill  = "Hold still: checking…"
+	PromptFlash      = "Keep looking at the screen while it changes colour"
 	MessagePass      = "You're checked in. Welcome!"
 	MessageFail      = "We couldn't check you in. Please ask a member of staff."
 	MessageTimeout   = "We couldn't see your face clearly. Please try again."

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"image/jpeg"
 	"kiosk/internal/testclock"
 	"os"
@@ -311,6 +312,8 @@ func TestVisitorGoldens(t *testing.T) {
 	}{
 		{"capturing.png", checkin.Snapshot{Stage: checkin.StageCapturing, Prompt: models.PromptComeCloser.String()}, screenLive},
 		{"liveness_50.png", checkin.Snapshot{Stage: checkin.StageLiveness, Prompt: checkin.PromptKeepStill, Progress: 0.5}, screenLive},
+		{"challenge_flash.png", checkin.Snapshot{Stage: checkin.StageLiveness, Prompt: checkin.PromptFlash, Progress: 1, Flashing: true,
+			Flash: color.NRGBA{R: 255, G: 40, B: 255, A: 255}}, screenLive},
 		{"deciding.png", checkin.Snapshot{Stage: checkin.StageDeciding}, screenDeciding},
 		{"result_pass.png", checkin.Snapshot{Stage: checkin.StageResult, Outcome: checkin.OutcomePass, Message: checkin.MessagePass, Until: until}, screenResult},
 		{"result_fail.png", checkin.Snapshot{Stage: checkin.StageResult, Outcome: checkin.OutcomeFail, Reason: checkin.ReasonNoMatch, Message: checkin.MessageFail, Until: until}, screenResult},

@@ -36,6 +36,7 @@ type visitorScreens struct {
 	// live
 	video      *canvas.Image
 	guide      *guide
+	flash      *canvas.Rectangle // fills the live screen during the screen-light challenge
 	ring       *ring
 	liveMsg    *widget.Label
 	liveRing   fyne.CanvasObject
@@ -306,7 +307,9 @@ func (a *App) buildLive() fyne.CanvasObject {
 	bar := container.NewBorder(nil, nil, container.NewCenter(container.NewPadded(v.liveRing)), container.NewCenter(sized(v.liveCancel, 130, 60)),
 		container.NewVBox(spacer(), v.liveMsg, spacer()))
 	panel := container.NewStack(canvas.NewRectangle(colPanel), sized(container.NewPadded(bar), 1, 112))
-	return container.NewBorder(nil, panel, nil, nil, container.NewStack(canvas.NewRectangle(colBlack), v.video, v.guide.raster))
+	v.flash = canvas.NewRectangle(colBlack)
+	v.flash.Hide()
+	return container.NewBorder(nil, panel, nil, nil, container.NewStack(canvas.NewRectangle(colBlack), v.video, v.guide.raster, v.flash))
 }
 
 func (a *App) buildDeciding() fyne.CanvasObject {
@@ -391,6 +394,17 @@ func (a *App) show(s checkin.Snapshot) {
 func (a *App) showLive(s checkin.Snapshot, shape guideShape, col color.NRGBA) {
 	v := &a.v
 	v.guide.Set(shape, col)
+	// The screen-light challenge: the whole picture area becomes the
+	// colour, the brightest light the screen can cast on the face.
+	if s.Flashing {
+		if v.flash.FillColor != s.Flash || !v.flash.Visible() {
+			v.flash.FillColor = s.Flash
+			v.flash.Show()
+			v.flash.Refresh()
+		}
+	} else if v.flash.Visible() {
+		v.flash.Hide()
+	}
 	msg := visitorPrompt(s)
 	size := theme.SizeNameSubHeadingText
 	if len(msg) > 48 {

@@ -8,6 +8,7 @@ import (
 	"image"
 	"log/slog"
 	"strings"
+	"time"
 
 	"kiosk/capture"
 	"kiosk/models"
@@ -30,6 +31,9 @@ type sourceFlags struct {
 	flickerAmp     float64
 	drift, noise   float64
 	motion         float64
+	// screenLight lights the generated face with the kiosk's screen (the
+	// screen-light challenge's colours), as a real face in front of it is.
+	screenLight func(time.Time) (r, g, b float64, ok bool)
 }
 
 func (s *sourceFlags) register(fs *flag.FlagSet) {
@@ -85,7 +89,8 @@ func (s *sourceFlags) open(log *slog.Logger) (capture.Source, string, bool, erro
 
 func (s *sourceFlags) synthetic() (*capture.Synthetic, error) {
 	o := capture.SyntheticOptions{Width: s.width, Height: s.height, FPS: s.fps, Pace: s.pace, PulseBPM: s.bpm, PulseAmplitude: s.amplitude,
-		FlickerHz: s.flickerHz, FlickerAmplitude: s.flickerAmp, Drift: s.drift, Noise: s.noise, Motion: s.motion, JPEGQuality: s.jpegQuality}
+		FlickerHz: s.flickerHz, FlickerAmplitude: s.flickerAmp, Drift: s.drift, Noise: s.noise, Motion: s.motion, JPEGQuality: s.jpegQuality,
+		ScreenLight: s.screenLight}
 	if s.face != "" {
 		img, err := readImage(s.face)
 		if err != nil {

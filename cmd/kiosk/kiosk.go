@@ -49,10 +49,11 @@ type kioskOptions struct {
 	rf                 *retentionFlags
 	// explicit names the policy flags given on the command line: they win
 	// over settings the operator saved.
-	explicit      map[string]bool
-	kioskID       string
-	storeFaceCrop bool
-	demoPIN       string // set as the operator PIN on a software TPM with none
+	explicit        map[string]bool
+	kioskID         string
+	storeFaceCrop   bool
+	screenChallenge bool
+	demoPIN         string // set as the operator PIN on a software TPM with none
 }
 
 // loadMatcher loads and verifies the three face models.
@@ -136,7 +137,7 @@ func openKiosk(ctx context.Context, o kioskOptions, log *slog.Logger) (*station,
 		log.Warn("enrolled people not loaded: enrolled check-in is unavailable", "err", err.Error())
 	}
 	k.flow, err = checkin.NewFlow(checkin.Options{Matcher: m, Records: v.store, Logger: log, StoreFaceCrop: o.storeFaceCrop,
-		OnResult: k.observe})
+		ScreenChallenge: o.screenChallenge, OnResult: k.observe})
 	if err != nil {
 		return fail(err)
 	}

@@ -42,6 +42,7 @@ type runFlags struct {
 	importDirs         string
 	storeFaceCrop      bool
 	matchThreshold     float64
+	screenChallenge    bool
 }
 
 func (r *runFlags) register(fs *flag.FlagSet) {
@@ -58,6 +59,7 @@ func (r *runFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&r.autoCheckin, "auto-checkin", false, "headless: check in with the demo ID photo over and over, logging each result (on by default with --demo)")
 	fs.StringVar(&r.importDirs, "import-dirs", "/media/*/*,/run/media/*/*,/mnt", "comma-separated folders or globs (USB sticks) listed by \"Import ID photo\"")
 	fs.BoolVar(&r.storeFaceCrop, "store-face-crop", true, "keep the live face crop (sealed) in each record, for operator review")
+	fs.BoolVar(&r.screenChallenge, "screen-challenge", false, "after a live pulse, flash a random colour sequence the face must reflect (defeats replayed video; adds about 2.5 s)")
 	fs.Float64Var(&r.matchThreshold, "match-threshold", models.DefaultMatchThreshold, "cosine similarity at or above which faces match (docs/matching.md)")
 }
 
@@ -101,7 +103,7 @@ func runRun(ctx context.Context, e *env, args []string) int {
 	}
 
 	k, err := openKiosk(ctx, kioskOptions{dataDir: cfg.dataDir, modelsDir: cfg.modelsDir, inputSize: r.inputSize, rf: &rf,
-		explicit: explicit, kioskID: r.kioskID, storeFaceCrop: r.storeFaceCrop, demoPIN: demoPINFor(sf.demo)}, log)
+		explicit: explicit, kioskID: r.kioskID, storeFaceCrop: r.storeFaceCrop, demoPIN: demoPINFor(sf.demo), screenChallenge: r.screenChallenge}, log)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -110,6 +112,7 @@ func runRun(ctx context.Context, e *env, args []string) int {
 		k.matcher.Threshold = float32(r.matchThreshold)
 	}
 
+	sf.screenLight = k.flow.ScreenLightAt // the generated face reflects the screen, as a real one does
 	raw, label, standIn, err := sf.open(log)
 	if err != nil {
 		return fail("%v", err)

@@ -70,6 +70,26 @@ func TestRunHeadlessDemo(t *testing.T) {
 	}
 }
 
+// TestRunHeadlessScreenChallenge: with --screen-challenge the demo's
+// generated face is lit by the colours the kiosk shows, as a real face in
+// front of the screen is, and every check-in passes all three signals.
+func TestRunHeadlessScreenChallenge(t *testing.T) {
+	vars := demoVars(t)
+	vars["DISPLAY"] = ""
+	vars["WAYLAND_DISPLAY"] = ""
+	out, errs, code := kiosk(t, vars, "run", "--demo", "--pace=false", "--screen-challenge", "--listen", "", "--duration", "10s")
+	if code != exitOK {
+		t.Fatalf("kiosk run --screen-challenge: exit %d\n%s", code, errs)
+	}
+	m := regexp.MustCompile(`(\d+) check-ins, (\d+) passed`).FindStringSubmatch(out)
+	if m == nil || m[1] == "0" || m[1] != m[2] {
+		t.Errorf("summary %q; want at least one check-in, all passed\n%s", out, errs)
+	}
+	if !strings.Contains(errs, "the screen-light challenge agree") {
+		t.Errorf("no check-in passed the screen-light challenge:\n%s", errs)
+	}
+}
+
 func TestRunFileSourceProcessesEveryFrame(t *testing.T) {
 	vars := baseVars(t)
 	clip := filepath.Join(t.TempDir(), "clip.avi")
