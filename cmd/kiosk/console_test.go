@@ -95,3 +95,26 @@ func TestKeysRetire(t *testing.T) {
 		t.Errorf("keys status after retiring v1:\n%s", out)
 	}
 }
+
+// TestDataDirLock: a second kiosk process on the same data directory is
+// refused with a clear error while the first holds it, and admitted after.
+func TestDataDirLock(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	_, closeFirst, err := openCustodyWith(ctx, "sim", dir, safelog.Discard(), tpmkeys.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = openCustodyWith(ctx, "sim", dir, safelog.Discard(), tpmkeys.Options{})
+	if !errors.Is(err, errDataDirBusy) || !strings.Contains(err.Error(), "stop it first") {
+		t.Fatalf("second open of a data directory in use = %v; want errDataDirBusy saying what to do", err)
+	}
+	if err := closeFirst(); err != nil {
+		t.Fatal(err)
+	}
+	_, closeSecond, err := openCustodyWith(ctx, "sim", dir, safelog.Discard(), tpmkeys.Options{})
+	if err != nil {
+		t.Fatalf("open after the first closed = %v", err)
+	}
+	closeSecond()
+}

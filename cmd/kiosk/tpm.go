@@ -146,9 +146,15 @@ func openCustody(ctx context.Context, spec, dataDir string, log *slog.Logger) (*
 
 // openCustodyWith is openCustody with options (PCRs, epoch length, DA);
 // Kind, Logger and VolatileTPM are filled in from the TPM opened.
+// The data directory is locked for as long as the custody is open.
 func openCustodyWith(ctx context.Context, spec, dataDir string, log *slog.Logger, o tpmkeys.Options) (*tpmkeys.Custody, func() error, error) {
+	unlock, err := lockDataDir(dataDir)
+	if err != nil {
+		return nil, nil, err
+	}
 	t, kind, err := openTPM(ctx, spec, dataDir, log)
 	if err != nil {
+		unlock()
 		return nil, nil, err
 	}
 	o.Kind, o.Logger = kind, log
@@ -156,7 +162,11 @@ func openCustodyWith(ctx context.Context, spec, dataDir string, log *slog.Logger
 	c, err := tpmkeys.Open(t, filepath.Join(dataDir, "tpm"), o)
 	if err != nil {
 		t.Close()
+		unlock()
 		return nil, nil, fmt.Errorf("opening TPM key custody (%s): %w", kind, err)
 	}
-	return c, func() error { return errors.Join(c.Close(), t.Close()) }, nil
+	return c, func() error { return errors.Join(c.Close(), t.Close(), unlock()) }, nil
 }
+
+// errDataDirBusy: another kiosk process holds the data directory.
+var errDataDirBusy = errors.New("data directory in use")
