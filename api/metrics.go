@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"kiosk/checkin"
+	"kiosk/store"
 )
 
 // Metrics are the kiosk's aggregate counters. Each kiosk has its own
@@ -83,6 +84,15 @@ func (m *Metrics) ObserveCheckIn(r checkin.Result) {
 	}
 	outcome := r.Outcome.String()
 	m.CheckIns.WithLabelValues(outcome, reason).Inc()
+}
+
+// ObservePurge records one purge run (store.Options.OnPurge).
+func (m *Metrics) ObservePurge(r store.PurgeRun, _ error) {
+	m.PurgeRuns.Inc()
+	m.PurgeErrors.Add(float64(r.Errors))
+	m.PurgeDeleted.Add(float64(r.Deleted))
+	m.RecordsHeld.Set(float64(r.RecordsHeld))
+	m.OldestAge.Set(r.OldestAge.Seconds())
 }
 
 // ObserveCamera records the frame loop's stats (checkin.Loop.Stats): the

@@ -66,10 +66,10 @@ type Options struct {
 	// each, and the light the face reflects must follow them, which a
 	// replayed video cannot. It runs after the pulse window, not during
 	// it, so the flashes never reach the rPPG traces. Off by default: it
-	// adds about 2.5 s to a check-in.
+	// adds about 3.3 s to a check-in.
 	ScreenChallenge bool
-	ChallengeSlots  int           // default 6
-	ChallengeSlot   time.Duration // default 400 ms
+	ChallengeSlots  int           // default 12
+	ChallengeSlot   time.Duration // default 250 ms
 	// StoreFaceCrop keeps the live face crop (JPEG) in the sealed record;
 	// off, the record holds the decision details and the template only.
 	StoreFaceCrop bool
@@ -100,9 +100,9 @@ func (o *Options) defaults() {
 		o.MaxFailures = 5
 	}
 	if o.ChallengeSlots <= 0 {
-		o.ChallengeSlots = 6
+		o.ChallengeSlots = 12
 	}
-	def(&o.ChallengeSlot, 400*time.Millisecond)
+	def(&o.ChallengeSlot, 250*time.Millisecond)
 	if o.Liveness.MinWindow <= 0 {
 		o.Liveness.MinWindow = DefaultLivenessWindow
 	}
@@ -171,8 +171,7 @@ type Flow struct {
 	holdUntil time.Time // capturing ignores frames until then (the card is put away)
 
 	// the screen-light challenge, once the pulse said live
-	challenge *liveness.Challenge
-	flash     atomic.Pointer[liveness.Challenge] // for ScreenLightAt, read without mu
+	challenge atomic.Pointer[liveness.Challenge] // nil when none; ScreenLightAt reads it without mu
 	pulse     liveness.Result                    // the window's result the challenge adds to
 	chSamples []liveness.Sample
 
@@ -246,8 +245,8 @@ func (f *Flow) resetWindow() {
 	f.faceFrame = 0
 	f.good = 0
 	f.bestScore = math.Inf(-1)
-	f.challenge, f.chSamples = nil, f.chSamples[:0]
-	f.flash.Store(nil)
+	f.challenge.Store(nil)
+	f.chSamples = f.chSamples[:0]
 	f.snap.Flash, f.snap.Flashing = color.NRGBA{}, false
 	if f.best != nil {
 		clear(f.best.Pix)
@@ -278,6 +277,7 @@ func (f *Flow) Begin() error {
 func (f *Flow) begin(now time.Time) {
 	f.started = now
 	f.snap.CheckIn++
+	f.snap.Outcome, f.snap.Reason, f.snap.Message, f.snap.Until = OutcomeNone, ReasonNone, "", time.Time{}
 }
 
 // UseReference hands the flow the reference and starts capturing. The
@@ -418,7 +418,7 @@ func (f *Flow) tick(now time.Time) {
 		}
 	case StageCapturing:
 		if in >= f.o.CaptureTimeout {
-			f.finish(now, Result{Outcome: OutcomeFail, Reason: ReasonTimeout}, nil)
+			f.finish(context.Background(), now, Result{Outcome: OutcomeFail, Reason: ReasonTimeout}, nil)
 		}
 	case StageLiveness:
 		// A face that stays away ends the window; one that never gives
@@ -517,7 +517,7 @@ func (f *Flow) stepCapture(now time.Time, fr *capture.Frame, img models.Image) {
 	f.snap.Face = faces[0].Rect()
 	f.lastFace = now
 	f.nextEval = now
-	f.addLiveness(now, fr, img, faces[0], q)
+	f.addLiveness(fr, img, faces[0], q)
 }
 
 func (f *Flow) stepLiveness(ctx context.Context, now time.Time, fr *capture.Frame, img models.Image) {
@@ -543,9 +543,9 @@ func (f *Flow) stepLiveness(ctx context.Context, now time.Time, fr *capture.Fram
 	f.lastFace = now
 	f.snap.Face = faces[0].Rect()
 	f.snap.Prompt = PromptKeepStill
-	sample := f.addLiveness(now, fr, img, faces[0], q)
-	if f.challenge != nil {
-		f.stepChallenge(ctx, now, sample)
+	sample := f.addLiveness(fr, img, faces[0], q)
+	if c := f.challenge.Load(); c != nil {
+		f.stepChallenge(ctx, now, c, sample)
 		return
 	}
 	f.snap.Progress = f.est.Progress()
@@ -579,30 +579,30 @@ func (f *Flow) startChallenge(now time.Time, pulse liveness.Result) {
 	var seed [32]byte
 	rand.Read(seed[:])
 	c := liveness.NewChallenge(seed, now, f.o.ChallengeSlots, f.o.ChallengeSlot)
-	f.challenge, f.pulse, f.chSamples = &c, pulse, f.chSamples[:0]
-	f.flash.Store(&c)
+	f.challenge.Store(&c)
+	f.pulse, f.chSamples = pulse, f.chSamples[:0]
 	f.snap.Progress = 1
 	f.snap.Prompt = PromptFlash
-	f.setFlash(now)
+	f.setFlash(&c, now)
 }
 
 // setFlash puts the colour on screen at now into the snapshot.
-func (f *Flow) setFlash(now time.Time) {
-	col, on := f.challenge.ColourAt(now)
+func (f *Flow) setFlash(c *liveness.Challenge, now time.Time) {
+	col, on := c.ColourAt(now)
 	f.snap.Flashing = on
 	f.snap.Flash = color.NRGBA{R: uint8(col.R), G: uint8(col.G), B: uint8(col.B), A: 0xff}
 }
 
 // stepChallenge collects the face's colour while the screen flashes, and
 // decides once the sequence has been shown.
-func (f *Flow) stepChallenge(ctx context.Context, now time.Time, s liveness.Sample) {
+func (f *Flow) stepChallenge(ctx context.Context, now time.Time, c *liveness.Challenge, s liveness.Sample) {
 	f.chSamples = append(f.chSamples, s)
 	f.snap.Prompt = PromptFlash
-	f.setFlash(s.Time)
-	if s.Time.Before(f.challenge.End().Add(challengeSettle)) {
+	f.setFlash(c, s.Time)
+	if s.Time.Before(c.End().Add(challengeSettle)) {
 		return
 	}
-	res := f.challenge.Check(f.chSamples)
+	res := c.Check(f.chSamples)
 	d := liveness.Decide(liveness.Inputs{RPPG: f.pulse, PAD: median(f.pads), Challenge: &res}, f.o.Thresholds)
 	f.decide(ctx, now, d)
 }
@@ -611,7 +611,7 @@ func (f *Flow) stepChallenge(ctx context.Context, now time.Time, s liveness.Samp
 // challenge (0–255 per channel), and whether one is showing. Safe from any
 // goroutine; the generated demo camera uses it to light its face.
 func (f *Flow) ScreenLightAt(t time.Time) (r, g, b float64, ok bool) {
-	c := f.flash.Load()
+	c := f.challenge.Load()
 	if c == nil {
 		return 0, 0, 0, false
 	}
@@ -643,7 +643,7 @@ const padEvery = 8
 
 // addLiveness adds one frame's skin patches to the window, samples the
 // anti-spoof score, and keeps the best-quality frame for matching.
-func (f *Flow) addLiveness(now time.Time, fr *capture.Frame, img models.Image, face models.Face, q models.Quality) liveness.Sample {
+func (f *Flow) addLiveness(fr *capture.Frame, img models.Image, face models.Face, q models.Quality) liveness.Sample {
 	ps := models.SkinPatches(img, f.smooth.Smooth(face))
 	s := liveness.Sample{Time: fr.Time, Patches: make(map[string]liveness.RGB, len(ps.Patches)), Motion: -1}
 	for _, p := range ps.Patches {
@@ -692,7 +692,7 @@ func (f *Flow) decide(ctx context.Context, now time.Time, d liveness.Decision) {
 	f.setStage(StageDeciding, now)
 	r := Result{Liveness: d, Outcome: OutcomeFail, Reason: ReasonNotLive}
 	if d.Verdict != liveness.Live || f.best == nil {
-		f.finish(now, r, nil)
+		f.finish(ctx, now, r, nil)
 		return
 	}
 	img := models.Image{Width: f.best.Width, Height: f.best.Height, Pix: f.best.Pix}
@@ -700,7 +700,7 @@ func (f *Flow) decide(ctx context.Context, now time.Time, d liveness.Decision) {
 	if err != nil {
 		f.o.Logger.Error("embedding the live face failed", "err", err.Error())
 		r.Reason = ReasonError
-		f.finish(now, r, nil)
+		f.finish(ctx, now, r, nil)
 		return
 	}
 	defer live.Wipe()
@@ -729,12 +729,12 @@ func (f *Flow) decide(ctx context.Context, now time.Time, d liveness.Decision) {
 			r.Reason = ReasonNoMatch
 		}
 	}
-	f.finish(now, r, &live)
+	f.finish(ctx, now, r, &live)
 }
 
 // finish stores the record, counts failures, and shows the result (or the
 // lock-out). Callers hold mu.
-func (f *Flow) finish(now time.Time, r Result, live *models.Template) {
+func (f *Flow) finish(ctx context.Context, now time.Time, r Result, live *models.Template) {
 	r.CheckIn = f.snap.CheckIn
 	r.Started = f.started
 	r.Duration = now.Sub(f.started)
@@ -742,7 +742,7 @@ func (f *Flow) finish(now time.Time, r Result, live *models.Template) {
 		r.Reference = f.ref.Kind
 	}
 	if r.Reason != ReasonTimeout || f.best != nil {
-		f.store(&r, live)
+		f.store(ctx, &r, live)
 	}
 	f.o.Logger.Info("check-in finished", "outcome", r.Outcome.String(), "reason", string(r.Reason), "liveness", r.Liveness.Reason,
 		"reference", r.Reference.String(), "duration_ms", r.Duration.Milliseconds(), "stored", r.Stored)
@@ -787,7 +787,7 @@ func (f *Flow) finish(now time.Time, r Result, live *models.Template) {
 // store writes the sealed record of r. Its personal parts (the face
 // crop, the template, the scores, the name) exist only in memory until
 // the store seals them.
-func (f *Flow) store(r *Result, live *models.Template) {
+func (f *Flow) store(ctx context.Context, r *Result, live *models.Template) {
 	c := store.CheckIn{PersonID: r.PersonID, Passed: r.Outcome == OutcomePass}
 	defer c.Wipe()
 	if f.ref != nil {
@@ -803,7 +803,8 @@ func (f *Flow) store(r *Result, live *models.Template) {
 	if f.o.StoreFaceCrop && f.best != nil {
 		c.Photo = faceCrop(f.best, f.bestFace)
 	}
-	m, err := f.o.Records.Put(context.Background(), c)
+	// A finished check-in is stored even while the kiosk shuts down.
+	m, err := f.o.Records.Put(context.WithoutCancel(ctx), c)
 	switch {
 	case err == nil:
 		r.RecordID, r.Stored = m.ID, true
@@ -821,18 +822,11 @@ func faceCrop(fr *capture.Frame, face models.Face) []byte {
 	if box.Empty() {
 		return nil
 	}
-	rgba := image.NewRGBA(image.Rect(0, 0, box.Dx(), box.Dy()))
-	for y := 0; y < box.Dy(); y++ {
-		src := fr.Pix[((box.Min.Y+y)*fr.Width+box.Min.X)*3:]
-		dst := rgba.Pix[y*rgba.Stride:]
-		for x := 0; x < box.Dx(); x++ {
-			dst[4*x], dst[4*x+1], dst[4*x+2], dst[4*x+3] = src[3*x+2], src[3*x+1], src[3*x], 0xff
-		}
-	}
+	rgba := fr.RGBA(nil)
+	defer clear(rgba.Pix)
 	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, rgba, &jpeg.Options{Quality: 90}); err != nil {
+	if err := jpeg.Encode(&buf, rgba.SubImage(box), &jpeg.Options{Quality: 90}); err != nil {
 		return nil
 	}
-	clear(rgba.Pix)
 	return buf.Bytes()
 }

@@ -2,15 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"time"
 
 	"kiosk/api"
 	"kiosk/evidence"
-	"kiosk/store"
 )
 
 func init() {
@@ -35,23 +31,12 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintln(e.stderr, "kiosk:", err)
 		return exitBadInput
 	}
-	host, _, err := net.SplitHostPort(*listen)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "kiosk serve: bad --listen %q: %v\n", *listen, err)
-		return exitBadInput
-	}
-	if ip := net.ParseIP(host); (ip == nil || !ip.IsLoopback()) && host != "localhost" && (*certFile == "" || *keyFile == "") {
-		fmt.Fprintf(e.stderr, "kiosk serve: %s is not loopback: serving on the LAN needs --tls-cert and --tls-key\n", *listen)
+	if err := checkListen(*listen, *certFile, *keyFile); err != nil {
+		fmt.Fprintf(e.stderr, "kiosk serve: %v\n", err)
 		return exitBadInput
 	}
 	metrics := api.NewMetrics()
-	v, err := openVault(ctx, cfg.dataDir, &rf, log, func(r store.PurgeRun, err error) {
-		metrics.PurgeRuns.Inc()
-		metrics.PurgeErrors.Add(float64(r.Errors))
-		metrics.PurgeDeleted.Add(float64(r.Deleted))
-		metrics.RecordsHeld.Set(float64(r.RecordsHeld))
-		metrics.OldestAge.Set(r.OldestAge.Seconds())
-	}, false)
+	v, err := openVault(ctx, cfg.dataDir, &rf, log, metrics.ObservePurge, false)
 	if v == nil {
 		fmt.Fprintf(e.stderr, "kiosk serve: %v\n", err)
 		return exitFailure
@@ -66,36 +51,23 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		return exitFailure
 	}
 	h := api.NewHandler(api.Options{Retention: evidence.NewHandler(b, v.retention.Snapshot, evidence.HandlerOptions{Logger: log}), Metrics: metrics})
-	ln, err := net.Listen("tcp", *listen)
+	srv, err := startAPI(h, *listen, *certFile, *keyFile)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "kiosk serve: %v\n", err)
 		return exitFailure
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, MaxHeaderBytes: 16 << 10}
+	defer srv.stop()
 	scheme := "http"
 	if *certFile != "" {
 		scheme = "https"
 	}
-	fmt.Fprintf(e.stdout, "serving %s://%s/api/retention (TPM: %s)\n", scheme, ln.Addr(), v.custody.Kind())
-	errc := make(chan error, 1)
-	go func() {
-		if *certFile != "" {
-			errc <- srv.ServeTLS(ln, *certFile, *keyFile)
-		} else {
-			errc <- srv.Serve(ln)
-		}
-	}()
+	fmt.Fprintf(e.stdout, "serving %s://%s/api/retention (TPM: %s)\n", scheme, srv.addr(), v.custody.Kind())
 	select {
 	case <-ctx.Done():
-	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
-			fmt.Fprintf(e.stderr, "kiosk serve: %v\n", err)
-			return exitFailure
-		}
+	case err := <-srv.errc:
+		fmt.Fprintf(e.stderr, "kiosk serve: %v\n", err)
+		return exitFailure
 	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	srv.Shutdown(shutdown)
 	log.Info("server stopped")
 	return exitOK
 }

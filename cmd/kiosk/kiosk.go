@@ -53,7 +53,8 @@ type kioskOptions struct {
 	kioskID         string
 	storeFaceCrop   bool
 	screenChallenge bool
-	demoPIN         string // set as the operator PIN on a software TPM with none
+	matchThreshold  float32 // --match-threshold (its default is models.DefaultMatchThreshold)
+	demoPIN         string  // set as the operator PIN on a software TPM with none
 }
 
 // loadMatcher loads and verifies the three face models.
@@ -89,13 +90,7 @@ func openKiosk(ctx context.Context, o kioskOptions, log *slog.Logger) (*station,
 	k.matcher = m
 	k.closers = append(k.closers, closeModels)
 
-	onPurge := func(r store.PurgeRun, err error) {
-		k.metrics.PurgeRuns.Inc()
-		k.metrics.PurgeErrors.Add(float64(r.Errors))
-		k.metrics.PurgeDeleted.Add(float64(r.Deleted))
-		k.metrics.RecordsHeld.Set(float64(r.RecordsHeld))
-		k.metrics.OldestAge.Set(r.OldestAge.Seconds())
-	}
+	onPurge := k.metrics.ObservePurge
 	v, err := openVault(ctx, o.dataDir, o.rf, log, onPurge, false)
 	if v == nil {
 		return fail(err)
@@ -107,7 +102,7 @@ func openKiosk(ctx context.Context, o kioskOptions, log *slog.Logger) (*station,
 	}
 
 	// Operator settings apply at start, unless a flag says otherwise.
-	k.settings = checkin.Settings{Retention: o.rf.retention, PurgeInterval: o.rf.purgeInterval, MatchThreshold: m.Threshold}
+	k.settings = checkin.Settings{Retention: o.rf.retention, PurgeInterval: o.rf.purgeInterval, MatchThreshold: o.matchThreshold}
 	if saved, err := checkin.LoadSettings(ctx, v.store, k.settings); err != nil {
 		log.Warn("saved settings ignored", "err", err.Error())
 	} else if saved.Validate() == nil {

@@ -59,7 +59,7 @@ func (r *runFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&r.autoCheckin, "auto-checkin", false, "headless: check in with the demo ID photo over and over, logging each result (on by default with --demo)")
 	fs.StringVar(&r.importDirs, "import-dirs", "/media/*/*,/run/media/*/*,/mnt", "comma-separated folders or globs (USB sticks) listed by \"Import ID photo\"")
 	fs.BoolVar(&r.storeFaceCrop, "store-face-crop", true, "keep the live face crop (sealed) in each record, for operator review")
-	fs.BoolVar(&r.screenChallenge, "screen-challenge", false, "after a live pulse, flash a random colour sequence the face must reflect (defeats replayed video; adds about 2.5 s)")
+	fs.BoolVar(&r.screenChallenge, "screen-challenge", false, "after a live pulse, flash a random colour sequence the face must reflect (defeats replayed video; adds about 3.3 s)")
 	fs.Float64Var(&r.matchThreshold, "match-threshold", models.DefaultMatchThreshold, "cosine similarity at or above which faces match (docs/matching.md)")
 }
 
@@ -103,14 +103,12 @@ func runRun(ctx context.Context, e *env, args []string) int {
 	}
 
 	k, err := openKiosk(ctx, kioskOptions{dataDir: cfg.dataDir, modelsDir: cfg.modelsDir, inputSize: r.inputSize, rf: &rf,
-		explicit: explicit, kioskID: r.kioskID, storeFaceCrop: r.storeFaceCrop, demoPIN: demoPINFor(sf.demo), screenChallenge: r.screenChallenge}, log)
+		explicit: explicit, kioskID: r.kioskID, storeFaceCrop: r.storeFaceCrop, demoPIN: demoPINFor(sf.demo), screenChallenge: r.screenChallenge,
+		matchThreshold: float32(r.matchThreshold)}, log)
 	if err != nil {
 		return fail("%v", err)
 	}
 	defer k.close()
-	if explicit["match-threshold"] {
-		k.matcher.Threshold = float32(r.matchThreshold)
-	}
 
 	sf.screenLight = k.flow.ScreenLightAt // the generated face reflects the screen, as a real one does
 	raw, label, standIn, err := sf.open(log)
@@ -235,46 +233,71 @@ func checkListen(listen, cert, key string) error {
 	return nil
 }
 
-// serveAPI starts the local API: the signed retention report, metrics and
-// the check-in integration. It returns a function that shuts it down.
+// apiServer is the local HTTP server of kiosk run and kiosk serve.
+type apiServer struct {
+	srv  *http.Server
+	ln   net.Listener
+	errc chan error // receives the error that stopped it, if not stop
+}
+
+// startAPI listens on listen (TLS when cert and key are given) and serves h.
+// The time-outs allow a 16 MB upload and a check-in waited for (?wait=60s).
+func startAPI(h http.Handler, listen, cert, key string) (*apiServer, error) {
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return nil, fmt.Errorf("local API: %w", err)
+	}
+	s := &apiServer{ln: ln, errc: make(chan error, 1),
+		srv: &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 90 * time.Second, MaxHeaderBytes: 16 << 10}}
+	go func() {
+		var err error
+		if cert != "" {
+			err = s.srv.ServeTLS(ln, cert, key)
+		} else {
+			err = s.srv.Serve(ln)
+		}
+		if !errors.Is(err, http.ErrServerClosed) {
+			s.errc <- err
+		}
+	}()
+	return s, nil
+}
+
+func (s *apiServer) addr() string { return s.ln.Addr().String() }
+
+// stop shuts the server down, giving requests in flight 5 s.
+func (s *apiServer) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.srv.Shutdown(ctx)
+}
+
+// serveAPI starts the local API of kiosk run: the signed retention report,
+// metrics (with the camera's frame rate) and the check-in integration. It
+// returns a function that shuts it down.
 func serveAPI(k *station, loop *checkin.Loop, r runFlags, dataDir string, log *slog.Logger) (func(), string, error) {
 	h := api.NewHandler(api.Options{Retention: k.evidence, Metrics: k.metrics, CheckIns: k.flow,
 		Tokens: api.NewTokenFile(filepath.Join(dataDir, api.TokenFileName), nil), Logger: log})
-	ln, err := net.Listen("tcp", r.listen)
+	srv, err := startAPI(h, r.listen, r.tlsCert, r.tlsKey)
 	if err != nil {
-		return nil, "", fmt.Errorf("local API: %w", err)
+		return nil, "", err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 90 * time.Second, MaxHeaderBytes: 16 << 10}
+	done := make(chan struct{})
 	go func() {
-		var err error
-		if r.tlsCert != "" {
-			err = srv.ServeTLS(ln, r.tlsCert, r.tlsKey)
-		} else {
-			err = srv.Serve(ln)
-		}
-		if err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("local API stopped", "err", err.Error())
-		}
-	}()
-	stopCamera := make(chan struct{})
-	go func() { // camera fps for /metrics
 		t := time.NewTicker(2 * time.Second)
 		defer t.Stop()
 		for {
 			select {
 			case <-t.C:
 				k.metrics.ObserveCamera(loop.Stats())
-			case <-stopCamera:
+			case err := <-srv.errc:
+				log.Error("local API stopped", "err", err.Error())
+			case <-done:
 				return
 			}
 		}
 	}()
-	return func() {
-		close(stopCamera)
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	}, ln.Addr().String(), nil
+	return func() { close(done); srv.stop() }, srv.addr(), nil
 }
 
 // runHeadless runs the check-in loop with no screen: check-ins come from
