@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -677,6 +678,23 @@ func (f *Flow) addLiveness(fr *capture.Frame, img models.Image, face models.Face
 	return s
 }
 
+// signalVerdicts lists each liveness signal used and whether it passed,
+// e.g. "pad:pass rppg_coherence:pass challenge:fail", with no values.
+func signalVerdicts(d liveness.Decision) string {
+	var parts []string
+	for _, sg := range d.Signals {
+		if !sg.Used {
+			continue
+		}
+		v := "fail"
+		if sg.Pass {
+			v = "pass"
+		}
+		parts = append(parts, sg.Name+":"+v)
+	}
+	return strings.Join(parts, " ")
+}
+
 func median(v []float64) float64 {
 	if len(v) == 0 {
 		return math.NaN()
@@ -744,7 +762,10 @@ func (f *Flow) finish(ctx context.Context, now time.Time, r Result, live *models
 	if r.Reason != ReasonTimeout || f.best != nil {
 		f.store(ctx, &r, live)
 	}
-	f.o.Logger.Info("check-in finished", "outcome", r.Outcome.String(), "reason", string(r.Reason), "liveness", r.Liveness.Reason,
+	// The log gets verdicts only: the heart rate and the scores behind them
+	// are the visitor's, and stay in the sealed record.
+	f.o.Logger.Info("check-in finished", "outcome", r.Outcome.String(), "reason", string(r.Reason),
+		"liveness", string(r.Liveness.Verdict), "signals", signalVerdicts(r.Liveness),
 		"reference", r.Reference.String(), "duration_ms", r.Duration.Milliseconds(), "stored", r.Stored)
 	if r.Outcome == OutcomeFail && (r.Reason == ReasonNotLive || r.Reason == ReasonNoMatch || r.Reason == ReasonNotEnroll) {
 		f.fails = append(f.fails, now)

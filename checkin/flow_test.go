@@ -375,6 +375,10 @@ func TestFlowLeavesNoPlaintext(t *testing.T) {
 	if !bytes.Contains(logs.Bytes(), []byte("check-in finished")) {
 		t.Error("the flow logged nothing: the log scan proves nothing")
 	}
+	// Nor the visitor's heart rate or scores: verdicts only.
+	if bytes.Contains(logs.Bytes(), []byte("bpm")) || bytes.Contains(logs.Bytes(), []byte("coherence ")) {
+		t.Errorf("the logs carry the visitor's heart rate or scores:\n%s", logs.Bytes())
+	}
 }
 
 // TestFlowCardIntake: "Hold up ID card" takes the reference from the

@@ -85,7 +85,7 @@ func TestRunHeadlessScreenChallenge(t *testing.T) {
 	if m == nil || m[1] == "0" || m[1] != m[2] {
 		t.Errorf("summary %q; want at least one check-in, all passed\n%s", out, errs)
 	}
-	if !strings.Contains(errs, "the screen-light challenge agree") {
+	if !strings.Contains(errs, "challenge:pass") || strings.Contains(errs, "challenge:fail") {
 		t.Errorf("no check-in passed the screen-light challenge:\n%s", errs)
 	}
 }
