@@ -470,6 +470,13 @@ func LoadSettings(ctx context.Context, s ConsoleStore, def Settings) (Settings, 
 	return out, err
 }
 
+// The match threshold's sane range: below 0.2 different people match
+// (docs/matching.md), above 0.9 the same person rarely does.
+const (
+	MinMatchThreshold = 0.2
+	MaxMatchThreshold = 0.9
+)
+
 // Validate checks the settings are within sane bounds.
 func (s Settings) Validate() error {
 	switch {
@@ -477,8 +484,8 @@ func (s Settings) Validate() error {
 		return errors.New("retention must be between 0 (store nothing) and 366 days")
 	case s.PurgeInterval < time.Minute || s.PurgeInterval > 24*time.Hour:
 		return errors.New("the purge interval must be between 1 minute and 24 hours")
-	case s.MatchThreshold < 0.2 || s.MatchThreshold > 0.9:
-		return errors.New("the match threshold must be between 0.20 and 0.90")
+	case s.MatchThreshold < MinMatchThreshold || s.MatchThreshold > MaxMatchThreshold:
+		return fmt.Errorf("the match threshold must be between %.2f and %.2f", MinMatchThreshold, MaxMatchThreshold)
 	}
 	return nil
 }

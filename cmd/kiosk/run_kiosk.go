@@ -86,6 +86,10 @@ func runRun(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "kiosk run: "+format+"\n", a...)
 		return exitFailure
 	}
+	if r.matchThreshold < checkin.MinMatchThreshold || r.matchThreshold > checkin.MaxMatchThreshold {
+		fmt.Fprintf(e.stderr, "kiosk run: --match-threshold %.2f: want %.2f to %.2f (docs/matching.md)\n", r.matchThreshold, checkin.MinMatchThreshold, checkin.MaxMatchThreshold)
+		return exitBadInput
+	}
 	if r.listen != "" {
 		if err := checkListen(r.listen, r.tlsCert, r.tlsKey); err != nil {
 			fmt.Fprintf(e.stderr, "kiosk run: %v\n", err)

@@ -385,3 +385,10 @@ func startXvfb(t *testing.T, bin string) string {
 	t.Fatal("no free X display number")
 	return ""
 }
+
+func TestRunRefusesBadMatchThreshold(t *testing.T) {
+	_, errs, code := kiosk(t, baseVars(t), "run", "--headless", "--match-threshold", "1.5")
+	if code != exitBadInput || !strings.Contains(errs, "--match-threshold 1.50: want 0.20 to 0.90") {
+		t.Errorf("run --match-threshold 1.5 = exit %d %q; want exit 2 naming the range", code, errs)
+	}
+}
