@@ -3,6 +3,7 @@ package evidence
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -27,6 +28,15 @@ type HandlerOptions struct {
 	// a served report is never older than this. Keep it below the
 	// verifiers' freshness bound (DefaultMaxAge).
 	MaxCacheAge time.Duration
+	// Quote, when set, makes GET /api/retention?nonce=HEX attach a TPM
+	// quote to the cached signed report: it is called with the verifier's
+	// nonce and QuoteQualifyingData(nonce, report payload), and returns the
+	// quote to embed as "quote" (what tpmkeys.(*Custody).Quote returns).
+	// Each such request costs one TPM quote: rate-limit the route. Without
+	// a nonce the report is served from the cache as before; with a nonce
+	// and no Quote func, it is served without a quote (the verifier then
+	// reports that the kiosk did not quote).
+	Quote func(ctx context.Context, nonce, qualifyingData []byte) (any, error)
 }
 
 // Handler serves the signed retention report. It caches the signature per
@@ -134,10 +144,39 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, "method not allowed; use GET")
 		return
 	}
+	var nonce []byte
+	if r.URL.Query().Has("nonce") {
+		n, err := ParseNonce(r.URL.Query().Get("nonce"))
+		if err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("nonce must be %d to %d hex digits", 2*MinNonce, 2*MaxNonce))
+			return
+		}
+		nonce = n
+	}
 	signed, body, err := h.current(r.Context())
 	if err != nil {
 		h.opts.Logger.Error("evidence: cannot serve the retention report", "err", err)
 		writeError(w, http.StatusServiceUnavailable, "retention evidence is unavailable")
+		return
+	}
+	if nonce != nil && h.opts.Quote != nil {
+		q, err := h.opts.Quote(r.Context(), nonce, QuoteQualifyingData(nonce, signed.Payload))
+		var raw []byte
+		if err == nil {
+			raw, err = json.Marshal(q)
+		}
+		if err != nil {
+			h.opts.Logger.Error("evidence: cannot quote the boot state", "err", err)
+			writeError(w, http.StatusServiceUnavailable, "the TPM quote is unavailable")
+			return
+		}
+		out, err := json.Marshal(QuotedEnvelope{JWS: signed.JWS, Report: signed.Payload, Quote: raw})
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, "encoding the quoted report failed")
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(append(out, '\n'))
 		return
 	}
 	if strings.Contains(r.Header.Get("Accept"), "application/jose") {

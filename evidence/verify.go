@@ -259,32 +259,36 @@ func parseHeader(compact string) (jwsHeader, error) {
 // {"jws": ..., "report": ...} and returns the compact form (and the
 // envelope's unsigned report copy, if any).
 func extractJWS(data []byte) (string, json.RawMessage, error) {
+	compact, report, _, err := extractEnvelope(data)
+	return compact, report, err
+}
+
+// extractEnvelope is extractJWS that also returns the envelope's "quote"
+// (served with ?nonce=; checked by VerifyAttested, ignored by Verify).
+func extractEnvelope(data []byte) (string, json.RawMessage, json.RawMessage, error) {
 	if len(data) > MaxInputBytes {
-		return "", nil, fmt.Errorf("input is %d bytes, more than %d", len(data), MaxInputBytes)
+		return "", nil, nil, fmt.Errorf("input is %d bytes, more than %d", len(data), MaxInputBytes)
 	}
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 {
-		return "", nil, errors.New("input is empty")
+		return "", nil, nil, errors.New("input is empty")
 	}
 	if data[0] != '{' {
-		return string(data), nil, nil
+		return string(data), nil, nil, nil
 	}
-	var env struct {
-		JWS    string          `json:"jws"`
-		Report json.RawMessage `json:"report"`
-	}
+	var env QuotedEnvelope
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&env); err != nil {
-		return "", nil, fmt.Errorf("envelope: %v", err)
+		return "", nil, nil, fmt.Errorf("envelope: %v", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return "", nil, errors.New("envelope: trailing data")
+		return "", nil, nil, errors.New("envelope: trailing data")
 	}
 	if env.JWS == "" {
-		return "", nil, errors.New(`envelope has no "jws"`)
+		return "", nil, nil, errors.New(`envelope has no "jws"`)
 	}
-	return env.JWS, env.Report, nil
+	return env.JWS, env.Report, env.Quote, nil
 }
 
 func (v *Verifier) checkTPM(r *Report) Check {
