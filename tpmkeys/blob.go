@@ -18,7 +18,7 @@ import (
 //
 //	magic   "KTPMBLOB"
 //	format  u8   (blobFormat)
-//	purpose u8   (purposeKEK, purposeSigner, purposePIN)
+//	purpose u8   (purposeKEK, purposeSigner, purposePIN, purposeAK)
 //	version u32  (KEK version; 0 otherwise)
 //	pcrs    u32  (bit i = PCR i of the SHA-256 bank in the KEK's policy)
 //	salt    u8 length + bytes (PIN salt; empty otherwise)
@@ -36,6 +36,7 @@ const (
 	purposeKEK    purpose = 1
 	purposeSigner purpose = 2
 	purposePIN    purpose = 3
+	purposeAK     purpose = 4
 )
 
 func (p purpose) String() string {
@@ -46,6 +47,8 @@ func (p purpose) String() string {
 		return "signing key"
 	case purposePIN:
 		return "PIN object"
+	case purposeAK:
+		return "attestation key"
 	}
 	return fmt.Sprintf("purpose(%d)", uint8(p))
 }
@@ -112,7 +115,7 @@ func parseBlob(data []byte) (*keyBlob, error) {
 		if b.version == 0 {
 			return bad("KEK version 0")
 		}
-	case purposeSigner, purposePIN:
+	case purposeSigner, purposePIN, purposeAK:
 		if b.version != 0 || b.pcrMask != 0 {
 			return bad("version or PCRs set on a non-KEK blob")
 		}
@@ -150,7 +153,7 @@ func parseBlob(data []byte) (*keyBlob, error) {
 		return bad("public area has trailing or non-canonical bytes")
 	}
 	want := tpm2.TPMAlgKeyedHash
-	if b.purpose == purposeSigner {
+	if b.purpose == purposeSigner || b.purpose == purposeAK {
 		want = tpm2.TPMAlgECC
 	}
 	if pub.Type != want {

@@ -88,6 +88,17 @@ type Options struct {
 	KeepForeignHandles bool
 	// Rand is the source of KEKs and salts; default crypto/rand.
 	Rand io.Reader
+
+	// EKCertIndex is the NV index of the endorsement key certificate that
+	// attestation uses; 0 looks at EKCertIndexECCP256, EKCertIndexRSA2048,
+	// then EKCertIndexECCP384. See attest.go and docs/evidence.md.
+	EKCertIndex tpm2.TPMHandle
+	// EndorsementAuth is the endorsement hierarchy's authorisation (usually
+	// empty), needed to create the EK and to use it in credential activation.
+	EndorsementAuth []byte
+	// QuotePCRs are the PCRs of the SHA-256 bank that Quote covers; default
+	// the KEK binding's PCRs, or PCR 7 (Secure Boot state) without one.
+	QuotePCRs []int
 }
 
 func (o Options) withDefaults() Options {
@@ -185,6 +196,8 @@ type Custody struct {
 
 	daConfigured bool
 	closed       bool
+
+	att attestState // attestation cache (attest.go)
 }
 
 // Open takes custody of the keys in dir (created 0700 if missing) on the
