@@ -15,7 +15,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -110,8 +109,7 @@ func TestCheckInEndToEnd(t *testing.T) {
 	metrics := NewMetrics()
 	var mu sync.Mutex
 	var results []checkin.Result
-	clk := &frameClock{}
-	clk.ns.Store(time.Now().UnixNano())
+	clk := &checkin.FrameClock{}
 	flow, err := checkin.NewFlow(checkin.Options{Matcher: m, Records: st, Now: clk.Now, Logger: testLogger(t), OnResult: func(r checkin.Result) {
 		metrics.ObserveCheckIn(r)
 		mu.Lock()
@@ -219,17 +217,11 @@ func TestCheckInEndToEnd(t *testing.T) {
 	}
 }
 
-// frameClock is the flow's clock in the end-to-end test: the capture time
-// of the latest frame.
-type frameClock struct{ ns atomic.Int64 }
-
-func (c *frameClock) Now() time.Time { return time.Unix(0, c.ns.Load()) }
-
 // clockedSource steps the frame clock with each frame, and slows down while
 // the flow is idle so an idle kiosk does not spin a core.
 type clockedSource struct {
 	capture.Source
-	clk  *frameClock
+	clk  *checkin.FrameClock
 	idle func() bool
 }
 
@@ -243,7 +235,7 @@ func (s *clockedSource) Read(ctx context.Context) (*capture.Frame, error) {
 	}
 	f, err := s.Source.Read(ctx)
 	if err == nil {
-		s.clk.ns.Store(f.Time.UnixNano())
+		s.clk.Follow(f.Time)
 	}
 	return f, err
 }

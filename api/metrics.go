@@ -1,9 +1,13 @@
 package api
 
 import (
+	"context"
+	"errors"
 	"math"
 	"strconv"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -21,8 +25,6 @@ type Metrics struct {
 	PurgeRuns    prometheus.Counter
 	PurgeErrors  prometheus.Counter
 	PurgeDeleted prometheus.Counter
-	RecordsHeld  prometheus.Gauge
-	OldestAge    prometheus.Gauge
 	// CheckIns counts finished check-ins by outcome (pass, fail) and
 	// reason code (none, not_live, no_match, timeout, ...); fed by
 	// ObserveCheckIn.
@@ -33,6 +35,60 @@ type Metrics struct {
 	Requests *prometheus.CounterVec
 
 	frames, dropped atomic.Uint64
+	holdings        holdingsCache
+}
+
+// HoldingsFunc reads what the store holds now; (*store.Store).Holdings is
+// the real one.
+type HoldingsFunc func(context.Context) (store.Holdings, error)
+
+// holdingsCache reads the store's holdings once per scrape at most: both
+// gauges come from one query, and a burst of scrapes within a second
+// shares it.
+type holdingsCache struct {
+	mu   sync.Mutex
+	read HoldingsFunc
+	now  func() time.Time
+	at   time.Time
+	last store.Holdings
+	err  error
+}
+
+// holdingsMaxAge is how stale a scrape's holdings may be.
+const holdingsMaxAge = time.Second
+
+func (c *holdingsCache) get() (store.Holdings, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.read == nil {
+		return store.Holdings{}, errNoHoldings
+	}
+	now := c.now()
+	if !c.at.IsZero() && now.Sub(c.at) < holdingsMaxAge && now.Sub(c.at) >= 0 {
+		return c.last, c.err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c.last, c.err = c.read(ctx)
+	c.at = now
+	return c.last, c.err
+}
+
+var errNoHoldings = errors.New("no store to read holdings from")
+
+// WatchHoldings makes kiosk_records_held and kiosk_oldest_record_age_seconds
+// read the store's live state when scraped (cached for at most a second),
+// so they agree with the signed retention report at any moment, not only
+// after a purge. Until it is called, and when the read fails, both gauges
+// are NaN: unknown, never a reassuring 0. now is the clock of the cache
+// (time.Now if nil).
+func (m *Metrics) WatchHoldings(read HoldingsFunc, now func() time.Time) {
+	if now == nil {
+		now = time.Now
+	}
+	m.holdings.mu.Lock()
+	defer m.holdings.mu.Unlock()
+	m.holdings.read, m.holdings.now, m.holdings.at = read, now, time.Time{}
 }
 
 // reasons are the reason codes the check-in counter knows; anything else
@@ -47,8 +103,6 @@ func NewMetrics() *Metrics {
 		PurgeRuns:    prometheus.NewCounter(prometheus.CounterOpts{Name: "kiosk_purge_runs_total", Help: "Purge runs appended to the chain."}),
 		PurgeErrors:  prometheus.NewCounter(prometheus.CounterOpts{Name: "kiosk_purge_errors_total", Help: "Failed steps in purge runs."}),
 		PurgeDeleted: prometheus.NewCounter(prometheus.CounterOpts{Name: "kiosk_purge_deleted_total", Help: "Expired rows deleted by purges."}),
-		RecordsHeld:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "kiosk_records_held", Help: "Sealed check-in records held."}),
-		OldestAge:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "kiosk_oldest_record_age_seconds", Help: "Age of the oldest record held."}),
 		CheckIns: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kiosk_checkins_total",
 			Help: "Finished check-ins by outcome (pass, fail) and reason code."}, []string{"outcome", "reason"}),
 		CameraFPS: prometheus.NewGauge(prometheus.GaugeOpts{Name: "kiosk_camera_fps", Help: "Frames per second the check-in loop processes."}),
@@ -59,7 +113,23 @@ func NewMetrics() *Metrics {
 		func() float64 { return float64(m.frames.Load()) })
 	dropped := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "kiosk_camera_frames_dropped_total", Help: "Frames dropped because the loop was busy."},
 		func() float64 { return float64(m.dropped.Load()) })
-	m.reg.MustRegister(m.PurgeRuns, m.PurgeErrors, m.PurgeDeleted, m.RecordsHeld, m.OldestAge, m.CheckIns, m.CameraFPS, m.Requests, frames, dropped)
+	held := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kiosk_records_held", Help: "Sealed check-in records held now (NaN when unknown)."},
+		func() float64 {
+			h, err := m.holdings.get()
+			if err != nil {
+				return math.NaN()
+			}
+			return float64(h.Records)
+		})
+	oldest := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kiosk_oldest_record_age_seconds", Help: "Age of the oldest record held now; 0 when none (NaN when unknown)."},
+		func() float64 {
+			h, err := m.holdings.get()
+			if err != nil {
+				return math.NaN()
+			}
+			return h.OldestAge.Seconds()
+		})
+	m.reg.MustRegister(m.PurgeRuns, m.PurgeErrors, m.PurgeDeleted, held, oldest, m.CheckIns, m.CameraFPS, m.Requests, frames, dropped)
 	// Start every known series at zero, so rate() sees the first check-in.
 	m.CheckIns.WithLabelValues(checkin.OutcomePass.String(), "none")
 	for _, r := range reasons {
@@ -91,8 +161,6 @@ func (m *Metrics) ObservePurge(r store.PurgeRun, _ error) {
 	m.PurgeRuns.Inc()
 	m.PurgeErrors.Add(float64(r.Errors))
 	m.PurgeDeleted.Add(float64(r.Deleted))
-	m.RecordsHeld.Set(float64(r.RecordsHeld))
-	m.OldestAge.Set(r.OldestAge.Seconds())
 }
 
 // ObserveCamera records the frame loop's stats (checkin.Loop.Stats): the

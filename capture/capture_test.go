@@ -70,8 +70,8 @@ func TestLatestCloseUnblocksRead(t *testing.T) {
 		if !errors.Is(err, ErrClosed) {
 			t.Errorf("Read after Close = %v; want ErrClosed", err)
 		}
-	case <-time.After(3 * time.Second):
-		t.Fatal("Read still blocked after Close")
+	case <-time.After(time.Minute):
+		t.Fatal("Read still blocked a minute after Close")
 	}
 }
 

@@ -11,8 +11,6 @@ import (
 	"image/color"
 	"image/jpeg"
 	"log/slog"
-	"math"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -156,19 +154,7 @@ type Flow struct {
 	ref     *Reference
 	fails   []time.Time
 
-	// liveness window state
-	est       *liveness.Estimator
-	smooth    models.LandmarkSmoother
-	prev      models.Point
-	havePrev  bool
-	pads      []float64
-	faceFrame int
-	lastFace  time.Time
-	nextEval  time.Time
-	best      *capture.Frame
-	bestFace  models.Face
-	bestScore float64
-	good      int       // consecutive good frames while capturing
+	win       *Window   // the liveness window, shared with kiosk analyze
 	holdUntil time.Time // capturing ignores frames until then (the card is put away)
 
 	// the screen-light challenge, once the pulse said live
@@ -192,7 +178,7 @@ func NewFlow(o Options) (*Flow, error) {
 	}
 	o.defaults()
 	f := &Flow{o: o, results: map[uint64]Result{}, changed: make(chan struct{})}
-	f.est = liveness.NewEstimator(o.Liveness)
+	f.win = NewWindow(WindowOptions{Liveness: o.Liveness, Thresholds: o.Thresholds, PAD: padScorer(o.Matcher), LostFace: o.LostFace})
 	f.setStage(StageIdle, o.Now())
 	return f, nil
 }
@@ -237,22 +223,22 @@ func (f *Flow) dropReference() {
 	f.snap.Card = false
 }
 
-// resetWindow forgets the liveness window and the best frame.
+// resetWindow forgets the liveness window, its best frame and any
+// challenge.
 func (f *Flow) resetWindow() {
-	f.est.Reset()
-	f.smooth.Reset()
-	f.havePrev = false
-	f.pads = f.pads[:0]
-	f.faceFrame = 0
-	f.good = 0
-	f.bestScore = math.Inf(-1)
+	f.win.Reset()
 	f.challenge.Store(nil)
 	f.chSamples = f.chSamples[:0]
 	f.snap.Flash, f.snap.Flashing = color.NRGBA{}, false
-	if f.best != nil {
-		clear(f.best.Pix)
-		f.best = nil
+}
+
+// padScorer is the matcher's anti-spoof model, or nil when it has none (a
+// nil *models.PAD in the interface would not be nil).
+func padScorer(m *models.Matcher) PADScorer {
+	if m.PAD == nil {
+		return nil
 	}
+	return m.PAD
 }
 
 // Begin starts a check-in from idle (the visitor tapped). It fails with
@@ -424,7 +410,7 @@ func (f *Flow) tick(now time.Time) {
 	case StageLiveness:
 		// A face that stays away ends the window; one that never gives
 		// a verdict ends as the fusion's give-up says (Step decides).
-		if now.Sub(f.lastFace) >= f.o.LostFace {
+		if now.Sub(f.win.LastFace()) >= f.o.LostFace {
 			f.setStage(StageCapturing, now)
 		}
 	}
@@ -489,10 +475,6 @@ func (f *Flow) detect(img models.Image) ([]models.Face, models.Quality, error) {
 // the visitor to put it away.
 const CardAwayTime = 2 * time.Second
 
-// goodFrames is how many consecutive frames must pass the gate before the
-// liveness window opens: one lucky frame of a passer-by is not a visitor.
-const goodFrames = 3
-
 func (f *Flow) stepCapture(now time.Time, fr *capture.Frame, img models.Image) {
 	if now.Before(f.holdUntil) {
 		return
@@ -507,18 +489,11 @@ func (f *Flow) stepCapture(now time.Time, fr *capture.Frame, img models.Image) {
 	if len(faces) == 1 {
 		f.snap.Face = faces[0].Rect()
 	}
-	if !q.OK() {
-		f.good = 0
-		return
-	}
-	if f.good++; f.good < goodFrames {
+	if obs, _ := f.win.Observe(fr, img, faces, q); obs != Opened {
 		return
 	}
 	f.setStage(StageLiveness, now)
 	f.snap.Face = faces[0].Rect()
-	f.lastFace = now
-	f.nextEval = now
-	f.addLiveness(fr, img, faces[0], q)
 }
 
 func (f *Flow) stepLiveness(ctx context.Context, now time.Time, fr *capture.Frame, img models.Image) {
@@ -527,40 +502,33 @@ func (f *Flow) stepLiveness(ctx context.Context, now time.Time, fr *capture.Fram
 		f.o.Logger.Warn("frame skipped", "stage", "liveness", "err", err.Error())
 		return
 	}
-	switch len(faces) {
-	case 0:
+	obs, sample := f.win.Observe(fr, img, faces, q)
+	switch obs {
+	case Missing:
 		f.snap.Prompt = models.PromptNoFace.String()
 		f.snap.Face = image.Rectangle{}
-		f.havePrev = false
 		return // tick returns to capturing once LostFace has passed
-	case 1:
-	default:
-		// A second face may be the attack (a phone held beside the
-		// visitor): start the window again with one face.
+	case Lost:
+		f.setStage(StageCapturing, now)
+		return
+	case Crowd:
 		f.setStage(StageCapturing, now)
 		f.snap.Prompt = models.PromptOnePerson.String()
 		return
 	}
-	f.lastFace = now
 	f.snap.Face = faces[0].Rect()
 	f.snap.Prompt = PromptKeepStill
-	sample := f.addLiveness(fr, img, faces[0], q)
 	if c := f.challenge.Load(); c != nil {
 		f.stepChallenge(ctx, now, c, sample)
 		return
 	}
-	f.snap.Progress = f.est.Progress()
-	if f.snap.Progress < 1 || now.Before(f.nextEval) {
-		return
-	}
-	f.nextEval = now.Add(500 * time.Millisecond)
-	r := f.est.Estimate()
-	d := liveness.Decide(liveness.Inputs{RPPG: r, PAD: median(f.pads)}, f.o.Thresholds)
-	if !final(d) && now.Sub(f.since) < f.o.Thresholds.GiveUpAfter+2*time.Second {
+	f.snap.Progress = f.win.Progress()
+	d, due, final := f.win.Judge(fr.Time)
+	if !due || !final {
 		return
 	}
 	if d.Verdict == liveness.Live && f.o.ScreenChallenge {
-		f.startChallenge(sample.Time, r)
+		f.startChallenge(sample.Time, d.RPPG)
 		return
 	}
 	f.decide(ctx, now, d)
@@ -604,8 +572,7 @@ func (f *Flow) stepChallenge(ctx context.Context, now time.Time, c *liveness.Cha
 		return
 	}
 	res := c.Check(f.chSamples)
-	d := liveness.Decide(liveness.Inputs{RPPG: f.pulse, PAD: median(f.pads), Challenge: &res}, f.o.Thresholds)
-	f.decide(ctx, now, d)
+	f.decide(ctx, now, f.win.DecideWith(f.pulse, &res))
 }
 
 // ScreenLightAt is the colour the screen shows at t during a screen-light
@@ -618,64 +585,6 @@ func (f *Flow) ScreenLightAt(t time.Time) (r, g, b float64, ok bool) {
 	}
 	col, on := c.ColourAt(t)
 	return col.R, col.G, col.B, on
-}
-
-// final reports whether a liveness decision ends the window. A pass, or a
-// failed anti-spoof score, is final at once. A pulse that is missing or
-// also lights the background is judged again on a longer window until
-// GiveUpAfter: on 5 s windows, slow live pulses (55 bpm) sometimes leak
-// over the 6 dB background limit, while a flicker or a screen stays global
-// however long it is watched (docs/checkin.md).
-func final(d liveness.Decision) bool {
-	if d.Verdict == liveness.Live {
-		return true
-	}
-	for _, s := range d.Signals {
-		if s.Name == "pad" && s.Used && !s.Pass {
-			return true
-		}
-	}
-	return false
-}
-
-// padEvery is how often the anti-spoof model runs during the window: its
-// score changes slowly, and every frame would double the frame cost.
-const padEvery = 8
-
-// addLiveness adds one frame's skin patches to the window, samples the
-// anti-spoof score, and keeps the best-quality frame for matching.
-func (f *Flow) addLiveness(fr *capture.Frame, img models.Image, face models.Face, q models.Quality) liveness.Sample {
-	ps := models.SkinPatches(img, f.smooth.Smooth(face))
-	s := liveness.Sample{Time: fr.Time, Patches: make(map[string]liveness.RGB, len(ps.Patches)), Motion: -1}
-	for _, p := range ps.Patches {
-		if p.Usable() {
-			s.Patches[p.Name] = liveness.RGB(p.Mean)
-		}
-	}
-	if ps.Background.Usable() {
-		s.Reference = liveness.RGB(ps.Background.Mean)
-	}
-	if f.havePrev && ps.Size > 0 {
-		s.Motion = math.Hypot(float64(ps.Centre.X-f.prev.X), float64(ps.Centre.Y-f.prev.Y)) / ps.Size
-	}
-	f.prev, f.havePrev = ps.Centre, true
-	f.est.Add(s)
-	if f.faceFrame%padEvery == 0 && f.o.Matcher.PAD != nil {
-		if sc, err := f.o.Matcher.PAD.Score(img, face); err == nil {
-			f.pads = append(f.pads, float64(sc))
-		}
-	}
-	f.faceFrame++
-	if q.OK() && q.Score > f.bestScore {
-		if f.best == nil {
-			f.best = fr.Clone()
-		} else {
-			f.best.Width, f.best.Height, f.best.Seq, f.best.Time = fr.Width, fr.Height, fr.Seq, fr.Time
-			f.best.Pix = append(f.best.Pix[:0], fr.Pix...)
-		}
-		f.bestFace, f.bestScore = face, q.Score
-	}
-	return s
 }
 
 // signalVerdicts lists each liveness signal used and whether it passed,
@@ -695,26 +604,18 @@ func signalVerdicts(d liveness.Decision) string {
 	return strings.Join(parts, " ")
 }
 
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return math.NaN()
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
 // decide matches the best frame against the reference (when live) and
 // finishes the check-in.
 func (f *Flow) decide(ctx context.Context, now time.Time, d liveness.Decision) {
 	f.setStage(StageDeciding, now)
 	r := Result{Liveness: d, Outcome: OutcomeFail, Reason: ReasonNotLive}
-	if d.Verdict != liveness.Live || f.best == nil {
+	best, bestFace, ok := f.win.Best()
+	if d.Verdict != liveness.Live || !ok {
 		f.finish(ctx, now, r, nil)
 		return
 	}
-	img := models.Image{Width: f.best.Width, Height: f.best.Height, Pix: f.best.Pix}
-	live, err := f.o.Matcher.Emb.EmbedFace(img, f.bestFace)
+	img := models.Image{Width: best.Width, Height: best.Height, Pix: best.Pix}
+	live, err := f.o.Matcher.Emb.EmbedFace(img, bestFace)
 	if err != nil {
 		f.o.Logger.Error("embedding the live face failed", "err", err.Error())
 		r.Reason = ReasonError
@@ -759,7 +660,7 @@ func (f *Flow) finish(ctx context.Context, now time.Time, r Result, live *models
 	if f.ref != nil {
 		r.Reference = f.ref.Kind
 	}
-	if r.Reason != ReasonTimeout || f.best != nil {
+	if _, _, hasFrame := f.win.Best(); r.Reason != ReasonTimeout || hasFrame {
 		f.store(ctx, &r, live)
 	}
 	// The log gets verdicts only: the heart rate and the scores behind them
@@ -817,12 +718,17 @@ func (f *Flow) store(ctx context.Context, r *Result, live *models.Template) {
 	if live != nil {
 		c.Embedding, _ = live.AppendBinary(nil)
 	}
-	c.Liveness, _ = json.Marshal(r.Liveness)
-	if r.Match != nil {
-		c.Match, _ = json.Marshal(r.Match)
+	var err error
+	if c.Liveness, err = json.Marshal(r.Liveness); err != nil {
+		f.o.Logger.Error("encoding the liveness details failed; the record is stored without them", "err", err.Error())
 	}
-	if f.o.StoreFaceCrop && f.best != nil {
-		c.Photo = faceCrop(f.best, f.bestFace)
+	if r.Match != nil {
+		if c.Match, err = json.Marshal(r.Match); err != nil {
+			f.o.Logger.Error("encoding the match details failed; the record is stored without them", "err", err.Error())
+		}
+	}
+	if best, face, ok := f.win.Best(); f.o.StoreFaceCrop && ok {
+		c.Photo = faceCrop(best, face)
 	}
 	// A finished check-in is stored even while the kiosk shuts down.
 	m, err := f.o.Records.Put(context.WithoutCancel(ctx), c)

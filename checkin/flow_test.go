@@ -285,8 +285,8 @@ func TestFlowCancelAndTimeouts(t *testing.T) {
 		if r.Reason != ReasonCancelled || r.CheckIn != n {
 			t.Errorf("Wait(%d) = %+v; want check-in %d cancelled", n, r, n)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Wait did not return after Cancel")
+	case <-time.After(time.Minute):
+		t.Fatal("Wait did not return within a minute of Cancel")
 	}
 	if _, err := f.Wait(context.Background(), n+5); !errors.Is(err, ErrUnknownCheckIn) {
 		t.Errorf("Wait(unissued) = %v; want ErrUnknownCheckIn", err)

@@ -32,6 +32,9 @@ type CameraStats struct {
 type Loop struct {
 	Flow   *Flow
 	Source capture.Source
+	// Clock, if set, follows each frame's capture time before the flow
+	// steps with it (see FrameClock).
+	Clock *FrameClock
 
 	frames  atomic.Uint64
 	dropped atomic.Uint64
@@ -57,6 +60,9 @@ func (l *Loop) Run(ctx context.Context, sink func(Frame)) error {
 			}
 			return fmt.Errorf("reading frames: %w", err)
 		}
+		if l.Clock != nil {
+			l.Clock.Follow(fr.Time)
+		}
 		st := l.Flow.Step(ctx, fr)
 		now := time.Now()
 		stamps = append(stamps, now)
@@ -73,5 +79,37 @@ func (l *Loop) Run(ctx context.Context, sink func(Frame)) error {
 			l.dropped.Store(dc.Dropped())
 		}
 		sink(Frame{Frame: fr, State: st})
+	}
+}
+
+// FrameClock is the flow's clock (Options.Now) when frames come from a
+// recording or a generator read as fast as they decode: it reads the
+// capture time of the latest frame, so every time-out and decision time
+// runs on the frames' own clock, and a busy machine slows a check-in down
+// without changing its outcome. Before the first frame it reads the wall
+// clock; a live camera needs no FrameClock (its frames are stamped with
+// the wall clock, and time-outs must run even when it stalls). Safe for
+// concurrent use.
+type FrameClock struct {
+	ns atomic.Int64 // Unix nanoseconds of the latest frame; 0 before the first
+}
+
+// Now is the latest frame's capture time, or the wall clock before any.
+func (c *FrameClock) Now() time.Time {
+	if ns := c.ns.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Now()
+}
+
+// Follow moves the clock to t, never back: a looped file restarting its
+// timestamps does not rewind the flow's time-outs.
+func (c *FrameClock) Follow(t time.Time) {
+	ns := t.UnixNano()
+	for {
+		cur := c.ns.Load()
+		if ns <= cur || c.ns.CompareAndSwap(cur, ns) {
+			return
+		}
 	}
 }

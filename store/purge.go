@@ -179,73 +179,89 @@ func (s *Store) advanceRatchet(ctx context.Context, db *sql.DB, now time.Time) i
 	if target < oldest {
 		return 0
 	}
-	errs := s.rewrapForward(ctx, db, target, cur)
+	// The re-wrap must be committed before the ratchet moves: erasing an
+	// epoch whose long-lived rows were not moved out would destroy them.
+	unreadable, err := s.rewrapForward(ctx, db, target, cur)
+	if err != nil {
+		s.log.Warn("purge: re-wrapping people and audit events failed; the erase ratchet waits for the next run", "epoch", target, "err", err)
+		return unreadable + 1
+	}
 	if err := s.keys.AdvancePast(target); err != nil {
 		s.log.Warn("purge: advancing the ratchet failed", "epoch", target, "err", err)
-		return errs + 1
+		return unreadable + 1
 	}
 	s.mu.Lock()
 	s.oldest = max(s.oldest, target+1)
 	s.mu.Unlock()
 	s.log.Info("erase ratchet advanced", "past_epoch", target)
-	return errs
+	return unreadable
 }
 
 // rewrapForward moves the DEKs of people and audit events in epochs <=
-// target into epoch to, keeping their KEK version (the fields' AAD binds it).
-func (s *Store) rewrapForward(ctx context.Context, db *sql.DB, target, to uint64) int64 {
-	var errs int64
+// target into epoch to, keeping their KEK version (the fields' AAD binds
+// it), in one transaction. A row whose DEK no longer unwraps (sealed under
+// a set-aside KEK, or damaged) is counted in unreadable and left as it is:
+// nobody can open it now, and it must not hold the erasure of every other
+// row back. Any other failure (a query, a row that does not scan, an
+// update, the commit) rolls the whole re-wrap back and returns an error:
+// then no row has moved, and the caller must not erase the epochs.
+func (s *Store) rewrapForward(ctx context.Context, db *sql.DB, target, to uint64) (unreadable int64, err error) {
+	type rw struct {
+		table        string
+		id, epoch, v int64
+		wrapped      []byte
+	}
+	var rs []rw
 	for _, t := range []string{tablePeople, tableAudit} {
 		rows, err := db.QueryContext(ctx, "SELECT id, epoch, kek_version, wrapped_dek FROM "+t+" WHERE epoch <= ?", int64(target))
 		if err != nil {
-			errs++
-			continue
+			return 0, fmt.Errorf("listing %s to re-wrap: %w", t, classify(err))
 		}
-		type rw struct {
-			id, epoch, v int64
-			wrapped      []byte
-		}
-		var rs []rw
 		for rows.Next() {
-			var r rw
-			if rows.Scan(&r.id, &r.epoch, &r.v, &r.wrapped) == nil {
-				rs = append(rs, r)
+			r := rw{table: t}
+			if err := rows.Scan(&r.id, &r.epoch, &r.v, &r.wrapped); err != nil {
+				rows.Close()
+				return 0, fmt.Errorf("reading a %s row to re-wrap: %w", t, err)
 			}
+			rs = append(rs, r)
 		}
+		err = rows.Err()
 		rows.Close()
-		if len(rs) == 0 {
-			continue
-		}
-		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
-			errs++
-			continue
-		}
-		for _, r := range rs {
-			if r.epoch < 0 || r.v < 0 || r.v > 1<<32-1 {
-				errs++
-				continue
-			}
-			dek, err := unwrapDEK(s.keys, t, r.id, uint32(r.v), uint64(r.epoch), r.wrapped)
-			if err != nil {
-				errs++ // already unreadable; the advance makes it permanent
-				continue
-			}
-			nw, err := wrapDEK(nil, s.keys, t, r.id, uint32(r.v), to, dek)
-			dek.Destroy()
-			if err != nil {
-				errs++
-				continue
-			}
-			if _, err := tx.ExecContext(ctx, "UPDATE "+t+" SET wrapped_dek=?, epoch=? WHERE id=?", nw, int64(to), r.id); err != nil {
-				errs++
-			}
-		}
-		if err := tx.Commit(); err != nil {
-			errs++
+			return 0, fmt.Errorf("listing %s to re-wrap: %w", t, classify(err))
 		}
 	}
-	return errs
+	if len(rs) == 0 {
+		return 0, nil
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("starting the re-wrap: %w", classify(err))
+	}
+	defer tx.Rollback()
+	for _, r := range rs {
+		if r.epoch < 0 || r.v < 0 || r.v > 1<<32-1 {
+			unreadable++
+			continue
+		}
+		dek, err := unwrapDEK(s.keys, r.table, r.id, uint32(r.v), uint64(r.epoch), r.wrapped)
+		if err != nil {
+			unreadable++
+			continue
+		}
+		nw, err := wrapDEK(nil, s.keys, r.table, r.id, uint32(r.v), to, dek)
+		dek.Destroy()
+		if err != nil {
+			return unreadable, fmt.Errorf("re-wrapping %s row %d: %w", r.table, r.id, err)
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE "+r.table+" SET wrapped_dek=?, epoch=? WHERE id=?", nw, int64(to), r.id); err != nil {
+			return unreadable, fmt.Errorf("re-wrapping %s row %d: %w", r.table, r.id, classify(err))
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return unreadable, fmt.Errorf("committing the re-wrap: %w", classify(err))
+	}
+	return unreadable, nil
 }
 
 func (s *Store) appendRun(ctx context.Context, db *sql.DB, run *PurgeRun) error {
@@ -434,6 +450,31 @@ type Stats struct {
 	Counters        Counters      `json:"counters"`
 }
 
+// Holdings is what the store holds right now: the check-in records and
+// the age of the oldest, for metrics that must agree with the evidence.
+type Holdings struct {
+	Records   int64
+	OldestAge time.Duration // 0 when no record is held
+}
+
+// Holdings reads the records held and the oldest one's age, in one query
+// on the created_at index.
+func (s *Store) Holdings(ctx context.Context) (Holdings, error) {
+	db, err := s.usable(false)
+	if err != nil {
+		return Holdings{}, err
+	}
+	var h Holdings
+	var minCreated sql.NullInt64
+	if err := db.QueryRowContext(ctx, "SELECT count(*), min(created_at) FROM checkins").Scan(&h.Records, &minCreated); err != nil {
+		return Holdings{}, classify(err)
+	}
+	if minCreated.Valid {
+		h.OldestAge = max(s.clk.Now().Sub(time.Unix(0, minCreated.Int64)), 0)
+	}
+	return h, nil
+}
+
 // Stats gathers the store's aggregate state. In a degraded store without a
 // database it still returns Now, Policy and the health fields, with the error.
 func (s *Store) Stats(ctx context.Context) (Stats, error) {
@@ -446,13 +487,11 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	if err != nil {
 		return st, err
 	}
-	var minCreated sql.NullInt64
-	if err := db.QueryRowContext(ctx, "SELECT count(*), min(created_at) FROM checkins").Scan(&st.RecordsHeld, &minCreated); err != nil {
-		return st, classify(err)
+	hold, err := s.Holdings(ctx)
+	if err != nil {
+		return st, err
 	}
-	if minCreated.Valid {
-		st.OldestRecordAge = max(st.Now.Sub(time.Unix(0, minCreated.Int64)), 0)
-	}
+	st.RecordsHeld, st.OldestRecordAge = hold.Records, hold.OldestAge
 	if err := db.QueryRowContext(ctx, "SELECT (SELECT count(*) FROM people), (SELECT count(*) FROM audit_events), (SELECT count(*) FROM purge_runs)").
 		Scan(&st.PeopleHeld, &st.AuditEvents, &st.Runs); err != nil {
 		return st, classify(err)

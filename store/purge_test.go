@@ -294,3 +294,106 @@ func TestRatchetAdvances(t *testing.T) {
 		t.Errorf("Person after second erase = %v; want readable", err)
 	}
 }
+
+// ratchetFixture is a store whose oldest epoch e holds an enrolled person
+// and an audit event but no live check-in any more, so the next purge
+// re-wraps both into a newer epoch and erases e.
+func ratchetFixture(t *testing.T) (s *Store, keys *MemoryKeys, clk *fakeClock, e uint64, pid ID) {
+	t.Helper()
+	clk = newFakeClock()
+	keys = newTestKeys(t)
+	opts := defaultOpts(t, clk, keys)
+	opts.Retention = 2 * time.Hour
+	s = openTest(t, t.TempDir(), opts)
+	ctx := context.Background()
+	e = EpochOf(clk.Now(), time.Hour)
+	mustPut(t, s, sampleCheckIn(1))
+	pid, err := s.Enroll(ctx, Person{Name: "P", Template: []byte{9}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Audit(ctx, AuditEvent{Action: "settings.change", Note: "retention"}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Hour)
+	mustPut(t, s, sampleCheckIn(2))
+	clk.Advance(time.Hour) // the first check-in expires; epoch e is fully expired
+	return s, keys, clk, e, pid
+}
+
+// injectSQL runs SQL on the store's database, as a fault injection.
+func injectSQL(t *testing.T, s *Store, q string, args ...any) {
+	t.Helper()
+	db, err := s.usable(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(q, args...); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+// opensAll checks the enrolled person and the audit event still open.
+func opensAll(t *testing.T, s *Store, pid ID, when string) {
+	t.Helper()
+	ctx := context.Background()
+	if p, err := s.Person(ctx, pid); err != nil || p.Name != "P" {
+		t.Errorf("%s: Person = %v; want it readable", when, err)
+	}
+	if evs, bad, err := s.AuditEvents(ctx, 10); err != nil || bad != 0 || len(evs) != 1 || evs[0].Note != "retention" {
+		t.Errorf("%s: AuditEvents = %v, %d unreadable, %v; want the event", when, evs, bad, err)
+	}
+}
+
+// TestRatchetWaitsWhenRewrapFails injects a fault into the re-wrap (the
+// audit rows' update aborts after the people rows were updated in the same
+// transaction): the purge run counts an error, the ratchet does not advance,
+// the epoch's key still derives and every row still opens. Once the fault
+// is gone, the next run re-wraps and erases the epoch.
+func TestRatchetWaitsWhenRewrapFails(t *testing.T) {
+	s, keys, _, e, pid := ratchetFixture(t)
+	ctx := context.Background()
+	injectSQL(t, s, `CREATE TRIGGER inject_fault BEFORE UPDATE ON audit_events BEGIN SELECT RAISE(ABORT, 'injected fault'); END`)
+	run, err := s.Purge(ctx)
+	if err != nil || run.Deleted != 1 || run.Errors == 0 || run.RatchetOldest != e {
+		t.Fatalf("Purge with a failing re-wrap = deleted %d, errors %d, ratchet %d, %v; want 1 deleted, an error counted, ratchet still %d",
+			run.Deleted, run.Errors, run.RatchetOldest, err, e)
+	}
+	if _, err := keys.EpochKey(e); err != nil {
+		t.Errorf("EpochKey(%d) after the failed re-wrap = %v; want it kept", e, err)
+	}
+	opensAll(t, s, pid, "after the failed re-wrap")
+
+	injectSQL(t, s, `DROP TRIGGER inject_fault`)
+	run, err = s.Purge(ctx)
+	if err != nil || run.Errors != 0 || run.RatchetOldest != e+1 {
+		t.Fatalf("Purge once the fault is gone = errors %d, ratchet %d, %v; want 0 errors, ratchet %d", run.Errors, run.RatchetOldest, err, e+1)
+	}
+	if _, err := keys.EpochKey(e); !errors.Is(err, ErrEpochErased) {
+		t.Errorf("EpochKey(%d) after the retry = %v; want erased", e, err)
+	}
+	opensAll(t, s, pid, "after the retried re-wrap")
+}
+
+// TestRatchetWaitsOnRowScanFault: a people row that does not read (its KEK
+// version is not a number) stops the re-wrap, since it may belong to the
+// epoch about to be erased; the ratchet waits, and once the row is mended
+// it opens and is re-wrapped before the epoch goes.
+func TestRatchetWaitsOnRowScanFault(t *testing.T) {
+	s, keys, _, e, pid := ratchetFixture(t)
+	ctx := context.Background()
+	injectSQL(t, s, `UPDATE people SET kek_version = 'one' WHERE id = ?`, int64(pid))
+	run, err := s.Purge(ctx)
+	if err != nil || run.Errors == 0 || run.RatchetOldest != e {
+		t.Fatalf("Purge with an unreadable row = errors %d, ratchet %d, %v; want an error counted, ratchet still %d", run.Errors, run.RatchetOldest, err, e)
+	}
+	if _, err := keys.EpochKey(e); err != nil {
+		t.Errorf("EpochKey(%d) after the scan fault = %v; want it kept", e, err)
+	}
+	injectSQL(t, s, `UPDATE people SET kek_version = 1 WHERE id = ?`, int64(pid))
+	opensAll(t, s, pid, "after the row was mended")
+	if run, err := s.Purge(ctx); err != nil || run.Errors != 0 || run.RatchetOldest != e+1 {
+		t.Fatalf("Purge after mending = errors %d, ratchet %d, %v; want 0, %d", run.Errors, run.RatchetOldest, err, e+1)
+	}
+	opensAll(t, s, pid, "after the epoch was erased")
+}

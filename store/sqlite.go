@@ -155,6 +155,8 @@ var migrations = []string{
 		name  TEXT PRIMARY KEY,
 		value INTEGER NOT NULL
 	) WITHOUT ROWID;`,
+	// 3: the oldest record's age is read on every metrics scrape.
+	`CREATE INDEX checkins_created_at ON checkins(created_at);`,
 }
 
 // SchemaVersion is the schema version this build writes.

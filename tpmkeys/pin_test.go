@@ -126,7 +126,7 @@ func TestPINLockoutRecoversWithTime(t *testing.T) {
 	}
 	start := time.Now()
 	var err error
-	for time.Since(start) < 10*time.Second {
+	for time.Since(start) < 2*time.Minute { // the TPM's own recovery clock; a deadline, not a pace
 		if err = c.VerifyPIN("8642"); !errors.Is(err, ErrLockedOut) {
 			break
 		}

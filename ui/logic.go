@@ -189,3 +189,12 @@ func pinMessage(err error, now time.Time) (string, time.Time) {
 func lockoutLine(until, now time.Time) string {
 	return fmt.Sprintf("Too many wrong PINs. Try again in %s (at %s).", formatCountdown(until.Sub(now)), until.Format("15:04"))
 }
+
+// count writes n with the noun's singular or plural form ("1 record",
+// "2 records").
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}

@@ -390,7 +390,7 @@ func (a *App) updateRecordStatus() {
 	case c.photosShown() && left > 0:
 		setLabel(c.recStatus, "Photos lock in "+formatCountdown(left))
 	default:
-		setLabel(c.recStatus, fmt.Sprintf("%d records · photos locked", len(c.rows)))
+		setLabel(c.recStatus, fmt.Sprintf("%s · photos locked", count(len(c.rows), "record", "records")))
 	}
 	if c.photosShown() {
 		c.decrypt.Hide()

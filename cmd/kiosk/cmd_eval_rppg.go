@@ -2,35 +2,21 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
-	"math"
-	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"kiosk/eval"
 )
 
 func init() {
-	register(command{name: "eval rppg", summary: "heart-rate accuracy over a folder of patch videos with ground_truth.csv", run: runEvalRPPG})
-}
-
-type rppgRow struct {
-	Subject   string  `json:"subject"`
-	Truth     float64 `json:"truth_bpm"`
-	Estimate  float64 `json:"estimate_bpm"`
-	Error     float64 `json:"error_bpm"`
-	Baseline  float64 `json:"forehead_only_bpm"`
-	Coherence float64 `json:"coherence"`
-	SNR       float64 `json:"snr_db"`
-	Problem   string  `json:"problem,omitempty"`
+	register(command{name: "eval rppg", summary: "heart-rate accuracy over a folder of patch videos with ground_truth.csv, beside a constant guess", run: runEvalRPPG})
 }
 
 func runEvalRPPG(ctx context.Context, e *env, args []string) int {
-	fs := newFlagSet(e, "eval rppg", "eval rppg [--json] DIR\n\nDIR holds ground_truth.csv (country,video,mean_hr_bpm) and COUNTRY/VIDEO_{forehead,leftcheek,rightcheek}.avi.")
+	fs := newFlagSet(e, "eval rppg", "eval rppg [--json] DIR\n\nDIR holds ground_truth.csv (country,video,mean_hr_bpm) and COUNTRY/VIDEO_{forehead,leftcheek,rightcheek}.avi;\na subject is estimated from the patch videos it has.")
 	asJSON := fs.Bool("json", false, "print JSON")
 	patchOpts := addPatchFlags(fs)
 	if ok, code := parseArgs(fs, args, exactly(1)); !ok {
@@ -41,95 +27,55 @@ func runEvalRPPG(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintln(e.stderr, "kiosk eval rppg:", err)
 		return exitBadInput
 	}
-	dir := fs.Arg(0)
-	f, err := os.Open(filepath.Join(dir, "ground_truth.csv"))
+	rep, err := eval.EvalRPPG(ctx, fs.Arg(0), o)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "kiosk eval rppg: %v\n", err)
 		return exitBadInput
 	}
-	recs, err := csv.NewReader(f).ReadAll()
-	f.Close()
-	if err != nil || len(recs) < 2 {
-		fmt.Fprintf(e.stderr, "kiosk eval rppg: ground_truth.csv: want a header and rows of country,video,mean_hr_bpm (%v)\n", err)
-		return exitBadInput
-	}
-	var rows []rppgRow
-	for _, rec := range recs[1:] {
-		if len(rec) < 3 {
-			continue
-		}
-		truth, err := strconv.ParseFloat(strings.TrimSpace(rec[2]), 64)
-		if err != nil {
-			fmt.Fprintf(e.stderr, "kiosk eval rppg: bad heart rate %q\n", rec[2])
-			return exitBadInput
-		}
-		row := rppgRow{Subject: rec[0] + "/" + rec[1], Truth: truth}
-		base := filepath.Join(dir, rec[0], rec[1])
-		patches := []string{base + "_forehead.avi", base + "_leftcheek.avi", base + "_rightcheek.avi"}
-		rep, err := estimatePatches(ctx, patches, o)
-		if err != nil {
-			row.Problem = err.Error()
-		} else {
-			row.Estimate, row.Error, row.Coherence, row.SNR = rep.BPM, rep.BPM-truth, rep.Last.Coherence, rep.SNR
-		}
-		if b, err := estimatePatches(ctx, patches[:1], o); err == nil {
-			row.Baseline = b.BPM
-		}
-		rows = append(rows, row)
-	}
-	summary := summariseRPPG(rows)
 	if *asJSON {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(jsonSafe(map[string]any{"dir": dir, "method": o.Method.String(), "fusion": o.Fusion.String(), "keyframe_notch": o.KeyframeNotch, "regress_intensity": o.RegressIntensity, "rows": rows, "summary": summary})); err != nil {
+		out := struct {
+			eval.RPPGReport
+			Method           string `json:"method"`
+			Fusion           string `json:"fusion"`
+			KeyframeNotch    bool   `json:"keyframe_notch"`
+			RegressIntensity bool   `json:"regress_intensity"`
+		}{rep, o.Method.String(), o.Fusion.String(), o.KeyframeNotch, o.RegressIntensity}
+		if err := enc.Encode(out); err != nil {
 			fmt.Fprintln(e.stderr, "kiosk eval rppg: writing JSON:", err)
 			return exitFailure
 		}
 		return exitOK
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "subject\ttruth\testimate\terror\tSNR dB\tforehead only\terror\tcoherence\t")
-	for _, r := range rows {
+	fmt.Fprintf(tw, "subject\tpatches\ttruth\testimate\terror\tSNR dB\tcoherence\tforehead only\terror\tconstant %.1f\t\n", rep.Constant)
+	for _, r := range rep.Rows {
+		patches := strings.Join(r.Patches, "+")
+		fh, fhErr := "-", "-"
+		if r.Forehead != 0 {
+			fh, fhErr = fmt.Sprintf("%.1f", r.Forehead), fmt.Sprintf("%+.1f", r.Forehead-r.Truth)
+		}
 		if r.Problem != "" {
-			fmt.Fprintf(tw, "%s\t%.1f\t-\t-\t-\t%.1f\t-\t-\t(%s)\n", r.Subject, r.Truth, r.Baseline, r.Problem)
+			fmt.Fprintf(tw, "%s\t%s\t%.1f\t-\t-\t-\t-\t%s\t%s\t%+.1f\t(%s)\n", r.Subject, patches, r.Truth, fh, fhErr, rep.Constant-r.Truth, r.Problem)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%+.1f\t%.1f\t%.1f\t%+.1f\t%.2f\t\n", r.Subject, r.Truth, r.Estimate, r.Error, r.SNR, r.Baseline, r.Baseline-r.Truth, r.Coherence)
+		fmt.Fprintf(tw, "%s\t%s\t%.1f\t%.1f\t%+.1f\t%.1f\t%.2f\t%s\t%s\t%+.1f\t\n", r.Subject, patches, r.Truth, r.Estimate, r.Error, r.SNR, r.Coherence, fh, fhErr, rep.Constant-r.Truth)
 	}
 	tw.Flush()
-	keys := make([]string, 0, len(summary))
-	for k := range summary {
+	keys := make([]string, 0, len(rep.Summary))
+	for k := range rep.Summary {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
+	fmt.Fprintln(e.stdout)
 	for _, k := range keys {
-		s := summary[k]
-		fmt.Fprintf(e.stdout, "MAE %-14s %.2f bpm (forehead only %.2f) over %d videos\n", k, s.MAE, s.BaselineMAE, s.N)
+		s := rep.Summary[k]
+		fmt.Fprintf(e.stdout, "MAE %-13s %5.2f bpm over %2d videos | baseline, a constant %.1f bpm: %5.2f | forehead only: %5.2f over %d\n",
+			k, s.MAE, s.N, rep.Constant, s.ConstantMAE, s.ForeheadMAE, s.ForeheadN)
+	}
+	if all, ok := rep.Summary["all"]; ok && all.MAE >= all.ConstantMAE {
+		fmt.Fprintln(e.stdout, "\nThe estimate does not beat a constant guess on these files: they do not show that it measures a pulse.")
 	}
 	return exitOK
-}
-
-type rppgSummary struct {
-	N           int     `json:"n"`
-	MAE         float64 `json:"mae_bpm"`
-	BaselineMAE float64 `json:"forehead_only_mae_bpm"`
-}
-
-func summariseRPPG(rows []rppgRow) map[string]rppgSummary {
-	out := map[string]rppgSummary{}
-	add := func(k string, r rppgRow) {
-		s := out[k]
-		s.MAE = (s.MAE*float64(s.N) + math.Abs(r.Error)) / float64(s.N+1)
-		s.BaselineMAE = (s.BaselineMAE*float64(s.N) + math.Abs(r.Baseline-r.Truth)) / float64(s.N+1)
-		s.N++
-		out[k] = s
-	}
-	for _, r := range rows {
-		if r.Problem != "" {
-			continue
-		}
-		add("all", r)
-		add(strings.SplitN(r.Subject, "/", 2)[0], r)
-	}
-	return out
 }

@@ -45,6 +45,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		log.Warn("store degraded; serving what it can", "reason", v.store.Health().Reason)
 	}
+	metrics.WatchHoldings(v.holdings, nil)
 	b, err := evidence.NewBuilder(v.custody.Signer(), evidence.Options{KioskID: *kioskID, TPMKind: evidenceKind(v.custody.Kind()), Logger: log})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "kiosk serve: %v\n", err)

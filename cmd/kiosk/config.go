@@ -29,8 +29,8 @@ func addCommonFlags(fs *flag.FlagSet, e *env) *config {
 		"data directory for sealed records and key blobs (env KIOSK_DATA_DIR)")
 	fs.StringVar(&c.modelsDir, "models-dir", firstNonEmpty(e.getenv("KIOSK_MODELS_DIR"), defaultModelsDir(e)),
 		"model cache directory (env KIOSK_MODELS_DIR)")
-	fs.StringVar(&c.sharedDir, "shared-dir", e.getenv("KIOSK_SHARED_DIR"),
-		"shared folder holding models/ and data/, used as a model source (env KIOSK_SHARED_DIR)")
+	fs.StringVar(&c.sharedDir, "shared-dir", firstNonEmpty(e.getenv("KIOSK_SHARED_DIR"), findSharedDir(sharedDirCandidates())),
+		"shared folder holding models/ and data/: a model source and the demo's sample face (env KIOSK_SHARED_DIR; default ../shared beside the repository)")
 	fs.StringVar(&c.logFormat, "log-format", firstNonEmpty(e.getenv("KIOSK_LOG_FORMAT"), "text"), "log format: text or json")
 	fs.StringVar(&c.logLevel, "log-level", firstNonEmpty(e.getenv("KIOSK_LOG_LEVEL"), "info"), "log level: debug, info, warn, error")
 	return c
@@ -57,6 +57,36 @@ func (c *config) sharedModelsDir() string {
 		return ""
 	}
 	return filepath.Join(c.sharedDir, "models")
+}
+
+// sharedDirCandidates are where the shared folder sits when kiosk runs
+// from a checkout, as the Makefile expects it: ../shared beside the
+// repository, found from the binary (bin/kiosk) and from the working
+// directory (the repository root).
+func sharedDirCandidates() []string {
+	var c []string
+	if exe, err := os.Executable(); err == nil {
+		if exe, err = filepath.EvalSymlinks(exe); err == nil {
+			c = append(c, filepath.Join(filepath.Dir(exe), "..", "..", "shared"))
+		}
+	}
+	if wd, err := os.Getwd(); err == nil {
+		c = append(c, filepath.Join(wd, "..", "shared"))
+	}
+	return c
+}
+
+// findSharedDir returns the first candidate holding data/ or models/, or
+// "" when none does.
+func findSharedDir(candidates []string) string {
+	for _, d := range candidates {
+		for _, sub := range []string{"data", "models"} {
+			if fi, err := os.Stat(filepath.Join(d, sub)); err == nil && fi.IsDir() {
+				return filepath.Clean(d)
+			}
+		}
+	}
+	return ""
 }
 
 func defaultDataDir(e *env) string {

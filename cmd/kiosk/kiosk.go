@@ -39,6 +39,9 @@ type station struct {
 	gallery *models.Gallery // replaced, never mutated, on enrolment
 
 	checkIns, passed atomic.Int64
+	// afterCheckIns, if set, is called with the number of finished
+	// check-ins after each one (kiosk run --checkins stops with it).
+	afterCheckIns func(n int64)
 
 	closers []func() error
 }
@@ -55,6 +58,9 @@ type kioskOptions struct {
 	screenChallenge bool
 	matchThreshold  float32 // --match-threshold (its default is models.DefaultMatchThreshold)
 	demoPIN         string  // set as the operator PIN on a software TPM with none
+	// now is the check-in flow's clock (time.Now if nil): a FrameClock
+	// when frames come unpaced from a file or the generator.
+	now func() time.Time
 }
 
 // loadMatcher loads and verifies the three face models.
@@ -97,6 +103,7 @@ func openKiosk(ctx context.Context, o kioskOptions, log *slog.Logger) (*station,
 	}
 	k.vault = v
 	k.closers = append(k.closers, v.close)
+	k.metrics.WatchHoldings(v.holdings, nil)
 	if err != nil {
 		log.Warn("store degraded: check-ins run but are not stored", "reason", v.store.Health().Reason)
 	}
@@ -131,7 +138,7 @@ func openKiosk(ctx context.Context, o kioskOptions, log *slog.Logger) (*station,
 	if err := k.loadGallery(ctx); err != nil {
 		log.Warn("enrolled people not loaded: enrolled check-in is unavailable", "err", err.Error())
 	}
-	k.flow, err = checkin.NewFlow(checkin.Options{Matcher: m, Records: v.store, Logger: log, StoreFaceCrop: o.storeFaceCrop,
+	k.flow, err = checkin.NewFlow(checkin.Options{Matcher: m, Records: v.store, Logger: log, Now: o.now, StoreFaceCrop: o.storeFaceCrop,
 		ScreenChallenge: o.screenChallenge, OnResult: k.observe})
 	if err != nil {
 		return fail(err)
@@ -162,9 +169,12 @@ func (k *station) close() error {
 // observe counts a finished check-in (aggregates only).
 func (k *station) observe(r checkin.Result) {
 	k.metrics.ObserveCheckIn(r)
-	k.checkIns.Add(1)
 	if r.Outcome == checkin.OutcomePass {
 		k.passed.Add(1)
+	}
+	n := k.checkIns.Add(1)
+	if k.afterCheckIns != nil {
+		k.afterCheckIns(n)
 	}
 }
 

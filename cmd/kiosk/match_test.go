@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"kiosk/eval"
 	"kiosk/models"
 )
 
@@ -52,8 +53,8 @@ func TestEvalFacesSeparatesIdentities(t *testing.T) {
 		t.Fatalf("eval faces: exit %d: %s", code, logs)
 	}
 	var rep struct {
-		Summary evalSummary
-		Pairs   []evalPair
+		Summary eval.FacesSummary
+		Pairs   []eval.Pair
 	}
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatal(err)
@@ -73,6 +74,9 @@ func TestEvalFacesSeparatesIdentities(t *testing.T) {
 	if s.FalseMatches != 0 {
 		t.Errorf("kiosk threshold gives %d false matches; want 0", s.FalseMatches)
 	}
+	if s.RandomAUC < 0.3 || s.RandomAUC > 0.7 {
+		t.Errorf("random-score baseline AUC %.3f; want it beside the result, near 0.5", s.RandomAUC)
+	}
 
 	// No template value may appear in stdout or the logs.
 	m, closeModels, err := faceModels(vars["KIOSK_MODELS_DIR"])
@@ -80,7 +84,7 @@ func TestEvalFacesSeparatesIdentities(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer closeModels()
-	tp, err := embedLargestFace(m, filepath.Join(dir, "amy/amy1.png"))
+	tp, err := readReference(m, filepath.Join(dir, "amy/amy1.png"))
 	if err != nil {
 		t.Fatal(err)
 	}

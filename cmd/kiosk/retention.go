@@ -100,6 +100,12 @@ func openVault(ctx context.Context, dataDir string, rf *retentionFlags, log *slo
 	return v, err
 }
 
+// holdings reads what the store in use holds now (it may be reopened with
+// the operator's saved retention at start), for the live metrics.
+func (v *vault) holdings(ctx context.Context) (store.Holdings, error) {
+	return v.store.Holdings(ctx)
+}
+
 // evidenceKind maps the TPM kind to the report's label.
 func evidenceKind(k tpmkeys.Kind) evidence.TPMKind {
 	if k.Secure() {

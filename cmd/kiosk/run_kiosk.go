@@ -33,6 +33,8 @@ const demoPIN = "246810"
 type runFlags struct {
 	headless, windowed bool
 	duration, every    time.Duration
+	checkins           int64
+	frameClock         bool
 	inputSize          int
 	listen             string
 	tlsCert, tlsKey    string
@@ -49,6 +51,8 @@ func (r *runFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&r.headless, "headless", false, "no window: log the frame rate and check-ins (automatic when there is no display)")
 	fs.BoolVar(&r.windowed, "windowed", false, "UI in a window (field laptops); the default fills the screen, as a kiosk does")
 	fs.DurationVar(&r.duration, "duration", 0, "stop after this long (0 = until interrupted or the source ends)")
+	fs.BoolVar(&r.frameClock, "frame-clock", false, "files and the generated video: process every frame and run the check-in on the frames' own clock (default: on when --pace=false); with --pace a busy machine plays the video slower instead of dropping frames")
+	fs.Int64Var(&r.checkins, "checkins", 0, "stop after this many finished check-ins (0 = no limit); with --demo --pace=false a test of the whole kiosk that a busy machine only slows down")
 	fs.DurationVar(&r.every, "stats-interval", 5*time.Second, "headless: how often to log the frame rate")
 	fs.IntVar(&r.inputSize, "input-size", 320, "longest side frames are scaled to for face detection")
 	fs.StringVar(&r.listen, "listen", "127.0.0.1:8080", "local API address (retention evidence, metrics, /v1/checkins); empty turns it off; beyond loopback needs --tls-cert and --tls-key")
@@ -106,13 +110,30 @@ func runRun(ctx context.Context, e *env, args []string) int {
 		r.autoCheckin = true
 	}
 
+	if r.checkins < 0 {
+		fmt.Fprintf(e.stderr, "kiosk run: --checkins %d: want 0 (no limit) or more\n", r.checkins)
+		return exitBadInput
+	}
+	// The flow runs on the frames' clock when they come unpaced from a
+	// file or the generator (set below, once the source is known), and on
+	// the wall clock for a camera.
+	clock := &checkin.FrameClock{}
 	k, err := openKiosk(ctx, kioskOptions{dataDir: cfg.dataDir, modelsDir: cfg.modelsDir, inputSize: r.inputSize, rf: &rf,
 		explicit: explicit, kioskID: r.kioskID, storeFaceCrop: r.storeFaceCrop, demoPIN: demoPINFor(sf.demo), screenChallenge: r.screenChallenge,
-		matchThreshold: float32(r.matchThreshold)}, log)
+		matchThreshold: float32(r.matchThreshold), now: clock.Now}, log)
 	if err != nil {
 		return fail("%v", err)
 	}
 	defer k.close()
+	ctx, stopRun := context.WithCancelCause(ctx)
+	defer stopRun(nil)
+	if r.checkins > 0 {
+		k.afterCheckIns = func(n int64) {
+			if n >= r.checkins {
+				stopRun(errEnoughCheckIns)
+			}
+		}
+	}
 
 	sf.screenLight = k.flow.ScreenLightAt // the generated face reflects the screen, as a real one does
 	raw, label, standIn, err := sf.open(log)
@@ -122,10 +143,20 @@ func runRun(ctx context.Context, e *env, args []string) int {
 	if !standIn && !explicit["demo-photo"] {
 		demoPhoto = nil // a real camera sees a real visitor, not the sample face
 	}
-	// Live sources go through Latest so a slow frame drops instead of
-	// stalling the camera; an unpaced file is read at the loop's speed.
+	// On the frames' clock (a file or the generator, unpaced by default)
+	// every frame is processed and the check-in's time-outs and decision
+	// times follow the frames: a busy machine plays the video slower but
+	// decides the same. Otherwise frames go through Latest, so a slow frame
+	// drops instead of stalling the camera, and time is the wall clock.
+	frameClock := standIn && !sf.pace
+	if explicit["frame-clock"] {
+		frameClock = r.frameClock
+	}
+	if frameClock && !standIn {
+		return fail("--frame-clock is for files and the generated video: a camera's frames cannot wait")
+	}
 	src := raw
-	if !standIn || sf.pace {
+	if !frameClock {
 		src = capture.NewLatest(raw)
 	}
 	defer src.Close()
@@ -150,6 +181,9 @@ func runRun(ctx context.Context, e *env, args []string) int {
 		log.Warn(w)
 	}
 	loop := &checkin.Loop{Flow: k.flow, Source: src}
+	if frameClock {
+		loop.Clock = clock
+	}
 
 	if r.listen != "" {
 		// Check-in at the screen does not need the API: a busy port is
@@ -180,6 +214,9 @@ func runRun(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
+// errEnoughCheckIns stops kiosk run after --checkins check-ins.
+var errEnoughCheckIns = errors.New("the requested number of check-ins finished")
+
 // demoPINFor is the PIN a demo sets on a software TPM with none.
 func demoPINFor(demo bool) string {
 	if demo {
@@ -199,9 +236,14 @@ func applyDemoDefaults(sf *sourceFlags, r *runFlags, cfg *config, explicit map[s
 		}
 		p := filepath.Join(cfg.sharedDir, "data", "faces", "pairs", name)
 		if _, err := os.Stat(p); err != nil {
+			log.Warn("demo sample missing from the shared folder", "file", p)
 			return ""
 		}
 		return p
+	}
+	if (sf.demo || sf.spec == "synthetic") && cfg.sharedDir == "" {
+		log.Warn("no shared folder with the demo's sample face and ID photo: the demo shows a drawn face and offers no ID photo; put the shared folder beside the repository or set KIOSK_SHARED_DIR",
+			"looked_in", strings.Join(sharedDirCandidates(), ", "))
 	}
 	if sf.demo || sf.spec == "synthetic" {
 		if sf.face == "" {
@@ -312,7 +354,7 @@ func runHeadless(ctx context.Context, k *station, loop *checkin.Loop, notify *sd
 	defer cancel()
 	if auto {
 		if demoPhoto == nil {
-			log.Warn("--auto-checkin needs a demo ID photo (--demo-photo): no check-ins will start")
+			log.Warn("--auto-checkin needs a demo ID photo: no check-ins will start; give one with --demo-photo, or put the shared folder (data/faces/pairs/img21.jpg) beside the repository or at KIOSK_SHARED_DIR")
 		} else {
 			go autoCheckin(ctx, k.flow, demoPhoto, log)
 		}
@@ -431,7 +473,7 @@ func runWindow(ctx context.Context, k *station, loop *checkin.Loop, notify *sdNo
 		case <-shown:
 			return
 		case <-loopCtx.Done():
-			if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			if !errors.Is(ctx.Err(), context.DeadlineExceeded) && !errors.Is(context.Cause(ctx), errEnoughCheckIns) {
 				return // a signal or the window closing: Fyne is quitting
 			}
 		case <-done:

@@ -38,14 +38,14 @@ func demoVars(t *testing.T) map[string]string {
 
 // TestRunHeadlessDemo: with no display, the demo checks the generated
 // visitor in over and over through the whole flow (real models, software
-// TPM, sealed store), logging the frame rate and each result.
+// TPM, sealed store), logging the frame rate and each result. Unpaced, the
+// kiosk runs on the frames' own clock: a busy machine takes longer but
+// decides the same, so the test waits for two check-ins, not for a time.
 func TestRunHeadlessDemo(t *testing.T) {
 	vars := demoVars(t)
 	vars["DISPLAY"] = ""
 	vars["WAYLAND_DISPLAY"] = ""
-	// Unpaced: every generated frame is processed, however loaded the
-	// machine running the tests is (a paced clip would drop frames).
-	cmd := selfCommand(t, vars, "run", "--demo", "--pace=false", "--listen", "", "--duration", "12s", "--stats-interval", "500ms")
+	cmd := selfCommand(t, vars, "run", "--demo", "--pace=false", "--listen", "", "--checkins", "2", "--duration", "10m", "--stats-interval", "500ms")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
@@ -58,8 +58,9 @@ func TestRunHeadlessDemo(t *testing.T) {
 	frames, _ := strconv.Atoi(m[1])
 	checkins, _ := strconv.Atoi(m[2])
 	passed, _ := strconv.Atoi(m[3])
-	if frames < 120 || checkins < 1 || passed != checkins {
-		t.Errorf("%d frames, %d check-ins, %d passed in 12 s of the demo; want ≥ 120 frames and every check-in passed\n%s", frames, checkins, passed, errb.String())
+	// Each check-in needs 5 s of pulse window at 30 fps: 150 frames.
+	if checkins != 2 || passed != 2 || frames < 2*150 {
+		t.Errorf("%d frames, %d check-ins, %d passed; want 2 check-ins, both passed, over at least 300 frames\n%s", frames, checkins, passed, errb.String())
 	}
 	logs := errb.String()
 	for _, want := range []string{"Software TPM: not secure", "generated demo video", "msg=preview", "stage=liveness", "faces=1",
@@ -72,18 +73,19 @@ func TestRunHeadlessDemo(t *testing.T) {
 
 // TestRunHeadlessScreenChallenge: with --screen-challenge the demo's
 // generated face is lit by the colours the kiosk shows, as a real face in
-// front of the screen is, and every check-in passes all three signals.
+// front of the screen is, and every check-in passes all three signals. The
+// challenge runs on the frames' clock, like the pulse window.
 func TestRunHeadlessScreenChallenge(t *testing.T) {
 	vars := demoVars(t)
 	vars["DISPLAY"] = ""
 	vars["WAYLAND_DISPLAY"] = ""
-	out, errs, code := kiosk(t, vars, "run", "--demo", "--pace=false", "--screen-challenge", "--listen", "", "--duration", "10s")
+	out, errs, code := kiosk(t, vars, "run", "--demo", "--pace=false", "--screen-challenge", "--listen", "", "--checkins", "1", "--duration", "10m")
 	if code != exitOK {
 		t.Fatalf("kiosk run --screen-challenge: exit %d\n%s", code, errs)
 	}
 	m := regexp.MustCompile(`(\d+) check-ins, (\d+) passed`).FindStringSubmatch(out)
-	if m == nil || m[1] == "0" || m[1] != m[2] {
-		t.Errorf("summary %q; want at least one check-in, all passed\n%s", out, errs)
+	if m == nil || m[1] != "1" || m[2] != "1" {
+		t.Errorf("summary %q; want one check-in, passed\n%s", out, errs)
 	}
 	if !strings.Contains(errs, "challenge:pass") || strings.Contains(errs, "challenge:fail") {
 		t.Errorf("no check-in passed the screen-light challenge:\n%s", errs)
@@ -136,8 +138,15 @@ func (w *logWatch) String() string {
 // await waits for a log line containing every part, returning when it came.
 func (w *logWatch) await(t *testing.T, timeout time.Duration, parts ...string) time.Time {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
+	if !w.seen(timeout, parts...) {
+		t.Fatalf("no log line with %q within %s:\n%s", parts, timeout, w.String())
+	}
+	return time.Now()
+}
+
+// seen waits up to timeout for a log line containing every part.
+func (w *logWatch) seen(timeout time.Duration, parts ...string) bool {
+	for end := time.Now().Add(timeout); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
 		w.mu.Lock()
 		for _, l := range w.lines {
 			ok := true
@@ -146,14 +155,12 @@ func (w *logWatch) await(t *testing.T, timeout time.Duration, parts ...string) t
 			}
 			if ok {
 				w.mu.Unlock()
-				return time.Now()
+				return true
 			}
 		}
 		w.mu.Unlock()
-		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("no log line with %q within %s:\n%s", parts, timeout, w.String())
-	return time.Time{}
+	return false
 }
 
 // artifactsDir is where the UI test keeps its screenshots for review:
@@ -190,7 +197,10 @@ func TestUICheckInUnderXvfb(t *testing.T) {
 	vars := demoVars(t)
 	vars["DISPLAY"] = display
 	vars["LIBGL_ALWAYS_SOFTWARE"] = "1"
-	cmd := selfCommand(t, vars, "run", "--demo", "--listen", "", "--log-level", "debug", "--duration", "120s")
+	// Paced like a camera, but on the frames' own clock: a busy machine
+	// plays the demo video slower instead of dropping frames, so the pulse
+	// window sees every frame and the outcome does not depend on load.
+	cmd := selfCommand(t, vars, "run", "--demo", "--frame-clock", "--listen", "", "--log-level", "debug", "--duration", "10m")
 	var out bytes.Buffer
 	logs := &logWatch{}
 	cmd.Stdout, cmd.Stderr = &out, logs
@@ -215,7 +225,7 @@ func TestUICheckInUnderXvfb(t *testing.T) {
 		return strings.TrimSpace(string(b))
 	}
 	var win string
-	for deadline := time.Now().Add(30 * time.Second); win == "" && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+	for end := time.Now().Add(2 * time.Minute); win == "" && time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
 		b, _ := xcmd("search", "--name", "Check-in kiosk").Output()
 		win = strings.TrimSpace(strings.Split(string(b), "\n")[0])
 	}
@@ -225,7 +235,7 @@ func TestUICheckInUnderXvfb(t *testing.T) {
 			t.Fatalf("kiosk exited before showing a window: %v\n%s%s", err, out.String(), logs.String())
 		default:
 		}
-		t.Fatalf("no kiosk window within 30 s:\n%s", logs.String())
+		t.Fatalf("no kiosk window within 2 min:\n%s", logs.String())
 	}
 	dir := artifactsDir(t, "ui-checkin")
 	shoot := func(name string) image.Image {
@@ -250,41 +260,69 @@ func TestUICheckInUnderXvfb(t *testing.T) {
 		xdotool("mousemove", "--window", win, strconv.Itoa(x), strconv.Itoa(y), "click", "1")
 	}
 
-	logs.await(t, 30*time.Second, "kiosk starting")
+	// Every wait below is for an event, with a deadline generous enough
+	// for a loaded CI machine; none asserts how fast the machine is.
+	const deadline = 2 * time.Minute
+	// shootUntil screenshots until ok holds for the picture (a redraw may
+	// lag the log line under load), failing after the deadline.
+	shootUntil := func(name string, ok func(image.Image) bool) image.Image {
+		t.Helper()
+		var img image.Image
+		for end := time.Now().Add(deadline); ; time.Sleep(250 * time.Millisecond) {
+			if img = shoot(name); ok(img) || time.Now().After(end) {
+				return img
+			}
+		}
+	}
+	// tapUntil taps until the log shows the tap took effect: a tap that
+	// reaches the window before it has drawn is lost, so it is repeated,
+	// but only after long enough that a slow one would have shown.
+	tapUntil := func(x, y int, parts ...string) {
+		t.Helper()
+		for end := time.Now().Add(deadline); ; {
+			tap(x, y)
+			if logs.seen(20*time.Second, parts...) {
+				return
+			}
+			if time.Now().After(end) {
+				t.Fatalf("no log line with %q after tapping (%d, %d) for %s:\n%s", parts, x, y, deadline, logs.String())
+			}
+		}
+	}
+	logs.await(t, deadline, "kiosk starting")
 	time.Sleep(1500 * time.Millisecond) // the first frames reach the window
 	idle := shoot("01-idle.png")
 	b := idle.Bounds()
 	start := time.Now()
-	tap(b.Dx()/2, b.Dy()/2)
-	logs.await(t, 10*time.Second, "check-in stage", "stage=reference")
-	time.Sleep(400 * time.Millisecond)
-	ref := shoot("02-reference.png")
+	tapUntil(b.Dx()/2, b.Dy()/2, "check-in stage", "stage=reference")
+	ref := shootUntil("02-reference.png", func(img image.Image) bool { _, _, ok := demoButton(img); return ok })
 	x, y, ok := demoButton(ref)
 	if !ok {
 		t.Fatalf("no \"Use the demo ID photo\" button found on the reference screen (see %s)", filepath.Join(dir, "02-reference.png"))
 	}
-	tap(x, y)
-	logs.await(t, 10*time.Second, "check-in stage", "stage=capturing")
+	tapUntil(x, y, "check-in stage", "stage=capturing")
 	time.Sleep(300 * time.Millisecond) // the frame that shows it reaches the window
 	shoot("03-capturing.png")
-	logs.await(t, 15*time.Second, "check-in stage", "stage=liveness")
-	time.Sleep(2 * time.Second)
-	live := shoot("04-liveness.png")
+	logs.await(t, deadline, "check-in stage", "stage=liveness")
 	// The tracked face is marked on the video with pure-green corners.
-	if n := countPixels(live, func(r, g, b uint32) bool { return g > 200 && r < 90 && b < 90 }); n < 200 {
+	marker := func(img image.Image) int {
+		return countPixels(img, func(r, g, b uint32) bool { return g > 200 && r < 90 && b < 90 })
+	}
+	if n := marker(shootUntil("04-liveness.png", func(img image.Image) bool { return marker(img) >= 200 })); n < 200 {
 		t.Errorf("liveness screen shows %d face-marker pixels; want the tracked face marked", n)
 	}
-	done := logs.await(t, 30*time.Second, "check-in finished")
+	done := logs.await(t, deadline, "check-in finished")
 	took := done.Sub(start)
-	time.Sleep(500 * time.Millisecond)
-	result := shoot("05-result.png")
 	if !strings.Contains(logs.String(), `msg="check-in finished" outcome=pass`) {
 		t.Errorf("the demo check-in did not pass:\n%s", logs.String())
 	}
-	if n := countPixels(result, func(r, g, b uint32) bool { return g > 150 && r < 110 && b < 140 }); n < 2000 {
+	tick := func(img image.Image) int {
+		return countPixels(img, func(r, g, b uint32) bool { return g > 150 && r < 110 && b < 140 })
+	}
+	if n := tick(shootUntil("05-result.png", func(img image.Image) bool { return tick(img) >= 2000 })); n < 2000 {
 		t.Errorf("result screen shows %d green pixels; want the pass tick", n)
 	}
-	t.Logf("demo check-in: %.1f s from the tap to the result (goal ≤ 8 s); screenshots in %s", took.Seconds(), dir)
+	t.Logf("demo check-in: %.1f s from the tap to the result (goal ≤ 8 s on a quiet machine); screenshots in %s", took.Seconds(), dir)
 	os.WriteFile(filepath.Join(dir, "timing.txt"), []byte(fmt.Sprintf("tap to result: %.2f s\n", took.Seconds())), 0o644)
 
 	// A SIGTERM stops the frame loop, closes the window and exits 0.
@@ -294,8 +332,8 @@ func TestUICheckInUnderXvfb(t *testing.T) {
 		if err != nil {
 			t.Errorf("kiosk exit after SIGTERM: %v\n%s", err, logs.String())
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("kiosk did not exit within 10 s of SIGTERM")
+	case <-time.After(deadline):
+		t.Fatal("kiosk did not exit within 2 min of SIGTERM")
 	}
 	if !strings.Contains(logs.String(), "window closed") {
 		t.Errorf("no orderly shutdown in log:\n%s", logs.String())

@@ -1,4 +1,4 @@
-package main
+package capture
 
 import (
 	"bytes"
@@ -60,9 +60,9 @@ func TestAVIKeyframeInterval(t *testing.T) {
 		{"huge index size", []byte("RIFF\x10\x00\x00\x00AVI idx1\xff\xff\xff\xff"), 0, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			gop, ok := aviKeyframeInterval(bytes.NewReader(tc.data))
+			gop, ok := AVIKeyframeInterval(bytes.NewReader(tc.data))
 			if gop != tc.gop || ok != tc.ok {
-				t.Errorf("aviKeyframeInterval(%s) = %d, %v; want %d, %v", tc.name, gop, ok, tc.gop, tc.ok)
+				t.Errorf("AVIKeyframeInterval(%s) = %d, %v; want %d, %v", tc.name, gop, ok, tc.gop, tc.ok)
 			}
 		})
 	}
@@ -79,9 +79,9 @@ func TestKeyframeRates(t *testing.T) {
 		files = append(files, p)
 	}
 	files = append(files, filepath.Join(dir, "missing.avi"))
-	got := keyframeRates(files, 15)
+	got := KeyframeRates(files, 15)
 	if len(got) != 2 || got[0] != 1.25 || got[1] != 0.5 {
-		t.Errorf("keyframeRates(GOP 12, 12, 30, missing; 15 fps) = %v; want [1.25 0.5]", got)
+		t.Errorf("KeyframeRates(GOP 12, 12, 30, missing; 15 fps) = %v; want [1.25 0.5]", got)
 	}
 }
 
@@ -91,7 +91,7 @@ func FuzzAVIKeyframeInterval(f *testing.F) {
 	f.Add([]byte("RIFF\x10\x00\x00\x00AVI idx1\xff\xff\xff\xff"))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		gop, ok := aviKeyframeInterval(bytes.NewReader(data))
+		gop, ok := AVIKeyframeInterval(bytes.NewReader(data))
 		if ok != (gop >= 2) {
 			t.Fatalf("aviKeyframeInterval = %d, %v; ok must mean a GOP of at least 2", gop, ok)
 		}

@@ -1,0 +1,284 @@
+package checkin
+
+import (
+	"math"
+	"slices"
+	"time"
+
+	"kiosk/capture"
+	"kiosk/liveness"
+	"kiosk/models"
+)
+
+// WindowOptions configures NewWindow. The zero value is the kiosk's.
+type WindowOptions struct {
+	// Liveness configures the rPPG estimator; MinWindow defaults to
+	// DefaultLivenessWindow, the first decision time.
+	Liveness liveness.Options
+	// Thresholds are the fusion's limits (liveness.DefaultThresholds if
+	// zero); GiveUpAfter is the last decision time.
+	Thresholds liveness.Thresholds
+	// PAD scores frames for the passive anti-spoof signal; nil leaves it
+	// out of the decision.
+	PAD PADScorer
+	// LostFace is how long the face may be missing before the window
+	// starts again from the quality gate (1 s).
+	LostFace time.Duration
+}
+
+func (o *WindowOptions) defaults() {
+	if o.Liveness.MinWindow <= 0 {
+		o.Liveness.MinWindow = DefaultLivenessWindow
+	}
+	if o.Thresholds == (liveness.Thresholds{}) {
+		o.Thresholds = liveness.DefaultThresholds
+	}
+	if o.LostFace <= 0 {
+		o.LostFace = time.Second
+	}
+}
+
+// PADScorer is the passive anti-spoof model as the window needs it;
+// *models.PAD is the real one.
+type PADScorer interface {
+	Score(img models.Image, f models.Face) (float32, error)
+}
+
+var _ PADScorer = (*models.PAD)(nil)
+
+// Observation is what one frame did to the window.
+type Observation int
+
+const (
+	// Gating: the window is not open; the frame did not pass the quality
+	// gate, or not enough frames in a row have yet.
+	Gating Observation = iota
+	// Opened: this frame completed goodFrames good frames in a row and
+	// opened the window (it is its first sample).
+	Opened
+	// Added: the frame's face was added to the open window.
+	Added
+	// Missing: no face in this frame; the window stays open for LostFace.
+	Missing
+	// Lost: the face has been missing for LostFace; the window was reset.
+	Lost
+	// Crowd: several faces; the window was reset, since the second face
+	// may be the attack (a phone held beside the visitor).
+	Crowd
+)
+
+// Window is one check-in's liveness evidence: the frames of one tracked
+// face from the moment it passed the quality gate, as skin-patch colour
+// traces, sampled anti-spoof scores and the best frame for matching, judged
+// at the kiosk's decision times. The check-in flow and `kiosk analyze` (and
+// every liveness evaluation) share it, so what is measured offline is what
+// the kiosk decides. Every time it sees is a frame's capture time: a busy
+// machine can slow a window down but not change its verdict.
+//
+// Not safe for concurrent use. Best's frame belongs to the window until
+// the next Reset.
+type Window struct {
+	o   WindowOptions
+	est *liveness.Estimator
+
+	good      int // consecutive good frames while gating
+	open      bool
+	opened    time.Time // capture time of the first sample
+	lastFace  time.Time
+	nextEval  time.Time
+	smooth    models.LandmarkSmoother
+	prev      models.Point
+	havePrev  bool
+	pads      []float64
+	faceFrame int
+	best      *capture.Frame
+	bestFace  models.Face
+	bestScore float64
+}
+
+// goodFrames is how many consecutive frames must pass the gate before the
+// liveness window opens: one lucky frame of a passer-by is not a visitor.
+const goodFrames = 3
+
+// padEvery is how often the anti-spoof model runs during the window: its
+// score changes slowly, and every frame would double the frame cost.
+const padEvery = 8
+
+// evalEvery is how often an open window is judged after its first
+// decision time.
+const evalEvery = 500 * time.Millisecond
+
+// NewWindow returns an empty window, gating.
+func NewWindow(o WindowOptions) *Window {
+	o.defaults()
+	w := &Window{o: o, est: liveness.NewEstimator(o.Liveness)}
+	w.Reset()
+	return w
+}
+
+// Reset forgets everything and wipes the kept frame: the window gates
+// again.
+func (w *Window) Reset() {
+	w.est.Reset()
+	w.smooth.Reset()
+	w.good, w.open, w.havePrev = 0, false, false
+	w.pads = w.pads[:0]
+	w.faceFrame = 0
+	w.bestScore = math.Inf(-1)
+	if w.best != nil {
+		clear(w.best.Pix)
+		w.best = nil
+	}
+}
+
+// Open reports whether the window is collecting.
+func (w *Window) Open() bool { return w.open }
+
+// LastFace is the capture time of the last frame with the face.
+func (w *Window) LastFace() time.Time { return w.lastFace }
+
+// Observe feeds one frame with its detections and quality verdict. The
+// sample is the frame's skin colours when it was added (Opened, Added).
+func (w *Window) Observe(fr *capture.Frame, img models.Image, faces []models.Face, q models.Quality) (Observation, liveness.Sample) {
+	if !w.open {
+		if !q.OK() {
+			w.good = 0
+			return Gating, liveness.Sample{}
+		}
+		if w.good++; w.good < goodFrames {
+			return Gating, liveness.Sample{}
+		}
+		w.open, w.opened, w.nextEval = true, fr.Time, fr.Time
+		w.lastFace = fr.Time
+		return Opened, w.add(fr, img, faces[0], q)
+	}
+	switch len(faces) {
+	case 0:
+		w.havePrev = false
+		if fr.Time.Sub(w.lastFace) >= w.o.LostFace {
+			w.Reset()
+			return Lost, liveness.Sample{}
+		}
+		return Missing, liveness.Sample{}
+	case 1:
+		w.lastFace = fr.Time
+		return Added, w.add(fr, img, faces[0], q)
+	default:
+		w.Reset()
+		return Crowd, liveness.Sample{}
+	}
+}
+
+// add puts one frame's skin patches into the estimator, samples the
+// anti-spoof score, and keeps the best-quality frame for matching.
+func (w *Window) add(fr *capture.Frame, img models.Image, face models.Face, q models.Quality) liveness.Sample {
+	ps := models.SkinPatches(img, w.smooth.Smooth(face))
+	s := liveness.Sample{Time: fr.Time, Patches: make(map[string]liveness.RGB, len(ps.Patches)), Motion: -1}
+	for _, p := range ps.Patches {
+		if p.Usable() {
+			s.Patches[p.Name] = liveness.RGB(p.Mean)
+		}
+	}
+	if ps.Background.Usable() {
+		s.Reference = liveness.RGB(ps.Background.Mean)
+	}
+	if w.havePrev && ps.Size > 0 {
+		s.Motion = math.Hypot(float64(ps.Centre.X-w.prev.X), float64(ps.Centre.Y-w.prev.Y)) / ps.Size
+	}
+	w.prev, w.havePrev = ps.Centre, true
+	w.est.Add(s)
+	if w.faceFrame%padEvery == 0 && w.o.PAD != nil {
+		if sc, err := w.o.PAD.Score(img, face); err == nil {
+			w.pads = append(w.pads, float64(sc))
+		}
+	}
+	w.faceFrame++
+	if q.OK() && q.Score > w.bestScore {
+		if w.best == nil {
+			w.best = fr.Clone()
+		} else {
+			w.best.Width, w.best.Height, w.best.Seq, w.best.Time = fr.Width, fr.Height, fr.Seq, fr.Time
+			w.best.Pix = append(w.best.Pix[:0], fr.Pix...)
+		}
+		w.bestFace, w.bestScore = face, q.Score
+	}
+	return s
+}
+
+// Progress is how far the window is towards its first decision, 0–1.
+func (w *Window) Progress() float64 {
+	if !w.open {
+		return 0
+	}
+	return w.est.Progress()
+}
+
+// Age is how long the window has been open at capture time t.
+func (w *Window) Age(t time.Time) time.Duration {
+	if !w.open {
+		return 0
+	}
+	return t.Sub(w.opened)
+}
+
+// Judge applies the kiosk's decision times at capture time t: the first
+// decision once the window spans its MinWindow (5 s), then one every
+// 0.5 s. due is false between decision times. final is true when the
+// decision ends the window: a live verdict, a failed anti-spoof score, or
+// the window reaching GiveUpAfter (8 s), after which a missing or global
+// pulse is not live. Before that such a pulse is judged again on a longer
+// window: on 5 s windows a slow live pulse sometimes leaks over the
+// background limit, while a flicker or a screen stays global however long
+// it is watched (docs/checkin.md).
+func (w *Window) Judge(t time.Time) (d liveness.Decision, due, final bool) {
+	if w.Progress() < 1 || t.Before(w.nextEval) {
+		return liveness.Decision{}, false, false
+	}
+	w.nextEval = t.Add(evalEvery)
+	d = w.Decide(nil)
+	return d, true, decisive(d) || w.Age(t) >= w.o.Thresholds.GiveUpAfter
+}
+
+// Decide fuses the window as it stands, with the screen-light challenge's
+// result when one was shown. It is what the kiosk would say now, whatever
+// the decision times: `kiosk analyze --seconds N` uses it at N s.
+func (w *Window) Decide(challenge *liveness.ChallengeResult) liveness.Decision {
+	return w.DecideWith(w.est.Estimate(), challenge)
+}
+
+// DecideWith fuses a pulse result measured earlier (the window's when the
+// challenge began) with the window's anti-spoof score and the challenge.
+func (w *Window) DecideWith(r liveness.Result, challenge *liveness.ChallengeResult) liveness.Decision {
+	return liveness.Decide(liveness.Inputs{RPPG: r, PAD: w.PAD(), Challenge: challenge}, w.o.Thresholds)
+}
+
+// PAD is the median of the sampled anti-spoof scores, NaN when none.
+func (w *Window) PAD() float64 {
+	if len(w.pads) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(w.pads)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// Best returns the best-quality frame of the window and its face, for
+// matching; ok is false when no frame passed the gate. The frame stays
+// the window's: do not keep it past the next Reset.
+func (w *Window) Best() (fr *capture.Frame, face models.Face, ok bool) {
+	return w.best, w.bestFace, w.best != nil
+}
+
+// decisive reports whether a liveness decision ends the window before
+// GiveUpAfter: a pass, or a failed anti-spoof score.
+func decisive(d liveness.Decision) bool {
+	if d.Verdict == liveness.Live {
+		return true
+	}
+	for _, s := range d.Signals {
+		if s.Name == "pad" && s.Used && !s.Pass {
+			return true
+		}
+	}
+	return false
+}
