@@ -32,6 +32,8 @@ type HandlerOptions struct {
 	// quote to the cached signed report: it is called with the verifier's
 	// nonce and QuoteQualifyingData(nonce, report payload), and returns the
 	// quote to embed as "quote" (what tpmkeys.(*Custody).Quote returns).
+	// The body of a nonce request is always that JSON envelope, whatever
+	// the Accept header: a bare JWS has no room for the quote.
 	// Each such request costs one TPM quote: rate-limit the route. Without
 	// a nonce the report is served from the cache as before; with a nonce
 	// and no Quote func, it is served without a quote (the verifier then

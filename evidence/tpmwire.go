@@ -256,11 +256,8 @@ func parsePublic(b []byte) (*tpmPublic, error) {
 	case algECC:
 		p.scheme = w.u16()
 		switch p.scheme {
-		case algNull, algECDH:
-			if p.scheme == algECDH {
-				p.schemeHash = w.u16()
-			}
-		case algECDSA, algSM2, algECSchnorr:
+		case algNull:
+		case algECDH, algECDSA, algSM2, algECSchnorr:
 			p.schemeHash = w.u16()
 		case algECDAA:
 			p.schemeHash = w.u16()

@@ -225,6 +225,16 @@ func (c *Custody) Attestation() (*Attestation, error) {
 	}
 	defer flush(c.tpm, ak.Handle)
 	a.AKPublic = c.att.akPublic
+	if a.CertifyInfo, a.CertifySignature, err = c.certifySigner(ak); err != nil {
+		return nil, err
+	}
+	c.att.bundle = a
+	return cloneAttestation(a), nil
+}
+
+// certifySigner runs TPM2_Certify of the signing key by the loaded AK. The
+// caller holds c.mu.
+func (c *Custody) certifySigner(ak tpm2.NamedHandle) (info, sig []byte, err error) {
 	rsp, err := tpm2.Certify{
 		ObjectHandle:   tpm2.AuthHandle{Handle: c.signer.Handle, Name: c.signer.Name, Auth: tpm2.PasswordAuth(nil)},
 		SignHandle:     tpm2.AuthHandle{Handle: ak.Handle, Name: ak.Name, Auth: tpm2.PasswordAuth(nil)},
@@ -232,11 +242,9 @@ func (c *Custody) Attestation() (*Attestation, error) {
 		InScheme:       tpm2.TPMTSigScheme{Scheme: tpm2.TPMAlgNull},
 	}.Execute(c.tpm)
 	if err != nil {
-		return nil, fmt.Errorf("certifying the signing key with the attestation key: %w", err)
+		return nil, nil, fmt.Errorf("certifying the signing key with the attestation key: %w", err)
 	}
-	a.CertifyInfo, a.CertifySignature = rsp.CertifyInfo.Bytes(), tpm2.Marshal(rsp.Signature)
-	c.att.bundle = a
-	return cloneAttestation(a), nil
+	return rsp.CertifyInfo.Bytes(), tpm2.Marshal(rsp.Signature), nil
 }
 
 func cloneAttestation(a *Attestation) *Attestation {
