@@ -12,6 +12,13 @@ import (
 	"time"
 )
 
+// ErrStateExists is returned by Manufacture when the state directory
+// already holds a TPM that Manufacture did not make with this CA: its
+// endorsement keys exist, and their certificates can only be written at
+// manufacture. Keep using it without attestation, or manufacture a new
+// TPM (a new state directory: every key sealed by the old one is lost).
+var ErrStateExists = errors.New("swtpm: the state directory already holds a TPM without EK certificates from this CA")
+
 // ErrSetupNotFound is returned when swtpm_setup (or the swtpm_localca and
 // certtool it runs) is not installed.
 var ErrSetupNotFound = errors.New("swtpm: swtpm_setup, swtpm_localca or certtool not found (apt-get install swtpm-tools)")
@@ -31,7 +38,8 @@ func SetupAvailable() bool {
 // required.
 type ManufactureOptions struct {
 	// StateDir is the swtpm state directory to manufacture. If it already
-	// holds a TPM, Manufacture leaves it alone (swtpm_setup --not-overwrite).
+	// holds a TPM, Manufacture leaves it alone: it returns the roots if it
+	// manufactured that TPM with CADir, else ErrStateExists.
 	StateDir string
 	// CADir holds the local CA: swtpm_localca creates a root CA and an
 	// issuer (intermediate) in it on first use and reuses them afterwards,
@@ -85,6 +93,14 @@ func Manufacture(ctx context.Context, o ManufactureOptions) (*Manufactured, erro
 	if err != nil {
 		return nil, err
 	}
+	roots := filepath.Join(ca, "ek-roots")
+	if _, err := os.Stat(filepath.Join(state, "tpm2-00.permall")); err == nil {
+		// Already a TPM: ours if we manufactured it with this CA.
+		if _, err := os.Stat(filepath.Join(roots, "root.pem")); err == nil {
+			return &Manufactured{RootsDir: roots}, nil
+		}
+		return nil, ErrStateExists
+	}
 	files := map[string]string{
 		"swtpm_setup.conf": fmt.Sprintf("create_certs_tool = %s\ncreate_certs_tool_config = %s\ncreate_certs_tool_options = %s\nactive_pcr_banks = sha256\n",
 			mustLook("swtpm_localca"), filepath.Join(ca, "swtpm-localca.conf"), filepath.Join(ca, "swtpm-localca.options")),
@@ -107,7 +123,6 @@ func Manufacture(ctx context.Context, o ManufactureOptions) (*Manufactured, erro
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("swtpm: swtpm_setup --create-ek-cert failed (%v): %s", err, strings.TrimSpace(out.String()))
 	}
-	roots := filepath.Join(ca, "ek-roots")
 	if err := os.MkdirAll(roots, 0o700); err != nil {
 		return nil, err
 	}
