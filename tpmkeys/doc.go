@@ -11,6 +11,14 @@
 // signing key as a crypto.Signer (Signer, PublicKeyPEM, PublicJWK, KeyID),
 // checks PINs in the TPM (VerifyPIN, ChangePIN) and reports a Status.
 //
+// Attestation (attest.go, ek.go): Attestation certifies the signing key
+// with a restricted attestation key and returns the bundle for
+// GET /api/attestation, with the endorsement key's certificate from NV;
+// Quote signs the configured PCRs with a verifier's nonce; and
+// ActivateCredential answers a verifier's credential activation, which
+// ties the attestation key to the endorsement key. The evidence package
+// verifies all of it offline.
+//
 // Transports: NewStreamTransport speaks raw TPM frames over a byte stream
 // (swtpm's TCP server port), and the subpackage swtpm starts and stops an
 // swtpm process. Anything that is not a hardware TPM is software and not
