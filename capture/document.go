@@ -217,22 +217,39 @@ func paintBackground(img *image.RGBA, k float64, rng *rand.Rand) {
 	b := img.Bounds()
 	tint := [3]float64{215 + 25*rng.Float64(), 225 + 20*rng.Float64(), 235 + 15*rng.Float64()}
 	ph := rng.Float64() * 2 * math.Pi
+	// The terms that depend on one coordinate only, once per row and column.
+	rowA, rowB := make([]float64, b.Dy()), make([]float64, b.Dy())
+	for y := range rowA {
+		Y := float64(y) / k
+		rowA[y], rowB[y] = 3*math.Sin(Y*0.35+ph), Y*1.1
+	}
+	colA, colB := make([]float64, b.Dx()), make([]float64, b.Dx())
+	for x := range colA {
+		X := float64(x) / k
+		colA[x], colB[x] = X*0.9, 2*math.Sin(X*0.21)
+	}
 	for y := 0; y < b.Dy(); y++ {
+		shade := 10 * float64(y) / float64(b.Dy())
 		for x := 0; x < b.Dx(); x++ {
-			X, Y := float64(x)/k, float64(y)/k
-			g := math.Sin(X*0.9+3*math.Sin(Y*0.35+ph)) * math.Sin(Y*1.1+2*math.Sin(X*0.21))
+			g := fastSin(colA[x]+rowA[y]) * fastSin(rowB[y]+colB[x])
 			line := 0.0
 			if math.Abs(g) < 0.06 {
-				line = 1
+				line = 35
 			}
 			i := img.PixOffset(x, y)
 			for c := 0; c < 3; c++ {
-				v := tint[c] - 10*float64(y)/float64(b.Dy()) - 35*line
-				img.Pix[i+c] = clamp8(v)
+				img.Pix[i+c] = clamp8(tint[c] - shade - line)
 			}
 			img.Pix[i+3] = 255
 		}
 	}
+}
+
+// fastSin is a parabola approximation of sin, close enough for a pattern.
+func fastSin(x float64) float64 {
+	x -= 2 * math.Pi * math.Floor((x+math.Pi)/(2*math.Pi)) // into [−π, π)
+	y := 4/math.Pi*x - 4/(math.Pi*math.Pi)*x*math.Abs(x)
+	return 0.225*(y*math.Abs(y)-y) + y
 }
 
 // roundCorners makes the corners outside a radius-r arc transparent.

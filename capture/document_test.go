@@ -6,7 +6,11 @@ import (
 	"errors"
 	"image"
 	"math"
+	"strings"
 	"testing"
+	"time"
+
+	"kiosk/mrz"
 )
 
 var (
@@ -198,5 +202,29 @@ func TestDocumentClip(t *testing.T) {
 	}
 	if _, err := NewDocumentClip(DocumentClipOptions{}); err == nil {
 		t.Error("NewDocumentClip without a document succeeded")
+	}
+}
+
+func TestGenerateDocument(t *testing.T) {
+	a, err := GenerateDocument(7, nil)
+	if errors.Is(err, ErrNoOCRBFont) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := mrz.Parse(a.Lines, mrz.Options{Now: func() time.Time { return renderEpoch }})
+	if !r.Valid || r.Format != a.Format {
+		t.Errorf("generated zone %q parses as %v, %v; want a valid %v", a.Lines, r.Format, r.Err, a.Format)
+	}
+	if b := a.Image.Bounds(); b.Dx() != 1280 || b.Dy() != 720 {
+		t.Errorf("picture %v; want 1280x720", b)
+	}
+	again, _ := GenerateDocument(7, nil)
+	if !bytes.Equal(a.Image.Pix, again.Image.Pix) || strings.Join(a.Lines, "") != strings.Join(again.Lines, "") {
+		t.Error("GenerateDocument(7) differs between calls")
+	}
+	if other, _ := GenerateDocument(8, nil); strings.Join(a.Lines, "") == strings.Join(other.Lines, "") {
+		t.Error("seeds 7 and 8 made the same zone")
 	}
 }

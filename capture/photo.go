@@ -8,6 +8,7 @@ import (
 	"image/jpeg"
 	"math"
 	"math/rand/v2"
+	"sync"
 
 	xdraw "golang.org/x/image/draw"
 )
@@ -301,63 +302,84 @@ func addGlare(img *image.RGBA, cx, cy, r, strength float64) {
 	}
 }
 
-// gaussianBlur blurs in place with a separable kernel of the given sigma.
+// gaussianBlur blurs in place with a separable Gaussian kernel of the
+// given sigma, one colour plane at a time.
 func gaussianBlur(img *image.RGBA, sigma float64) {
 	rad := int(math.Ceil(3 * sigma))
 	if rad < 1 {
 		return
 	}
-	k := make([]float64, 2*rad+1)
+	k := make([]float32, 2*rad+1)
 	sum := 0.0
 	for i := range k {
 		d := float64(i - rad)
-		k[i] = math.Exp(-d * d / (2 * sigma * sigma))
-		sum += k[i]
+		v := math.Exp(-d * d / (2 * sigma * sigma))
+		k[i] = float32(v)
+		sum += v
 	}
 	for i := range k {
-		k[i] /= sum
+		k[i] /= float32(sum)
 	}
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
-	tmp := make([]float64, w*h*3)
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			var acc [3]float64
-			for j, kv := range k {
-				xx := min(max(x+j-rad, 0), w-1)
-				i := img.PixOffset(xx+b.Min.X, y+b.Min.Y)
-				acc[0] += kv * float64(img.Pix[i])
-				acc[1] += kv * float64(img.Pix[i+1])
-				acc[2] += kv * float64(img.Pix[i+2])
+	plane := make([]float32, w*h)
+	line := make([]float32, max(w, h)+2*rad)
+	for c := 0; c < 3; c++ {
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				plane[y*w+x] = float32(img.Pix[img.PixOffset(x+b.Min.X, y+b.Min.Y)+c])
 			}
-			copy(tmp[(y*w+x)*3:], acc[:])
 		}
-	}
-	for y := 0; y < h; y++ {
+		for y := 0; y < h; y++ {
+			convolveLine(plane[y*w:], 1, w, k, line)
+		}
 		for x := 0; x < w; x++ {
-			var acc [3]float64
-			for j, kv := range k {
-				yy := min(max(y+j-rad, 0), h-1)
-				t := tmp[(yy*w+x)*3:]
-				acc[0] += kv * t[0]
-				acc[1] += kv * t[1]
-				acc[2] += kv * t[2]
+			convolveLine(plane[x:], w, h, k, line)
+		}
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				img.Pix[img.PixOffset(x+b.Min.X, y+b.Min.Y)+c] = clamp8(float64(plane[y*w+x]))
 			}
-			i := img.PixOffset(x+b.Min.X, y+b.Min.Y)
-			img.Pix[i], img.Pix[i+1], img.Pix[i+2] = clamp8(acc[0]), clamp8(acc[1]), clamp8(acc[2])
 		}
 	}
 }
 
-// paintDesk fills a wood-like desk surface.
-func paintDesk(img *image.RGBA) {
-	b := img.Bounds()
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			X, Y := float64(x)/float64(b.Dx()), float64(y)/float64(b.Dy())
-			grain := 8 * math.Sin(60*Y+4*math.Sin(7*X)+2*math.Sin(23*X*Y))
-			v := 120 + grain - 30*X
-			img.SetRGBA(x, y, color.RGBA{clamp8(v + 30), clamp8(v + 5), clamp8(v - 25), 255})
+// convolveLine convolves n values, stride apart, with kernel k (edges
+// clamped), using tmp (n + len(k) − 1 long) as scratch.
+func convolveLine(v []float32, stride, n int, k, tmp []float32) {
+	rad := len(k) / 2
+	for i := -rad; i < n+rad; i++ {
+		tmp[i+rad] = v[min(max(i, 0), n-1)*stride]
+	}
+	for i := 0; i < n; i++ {
+		acc := float32(0)
+		for j, kv := range k {
+			acc += kv * tmp[i+j]
 		}
+		v[i*stride] = acc
 	}
 }
+
+// paintDesk fills a wood-like desk surface, drawn once per size.
+func paintDesk(img *image.RGBA) {
+	b := img.Bounds()
+	deskMu.Lock()
+	defer deskMu.Unlock()
+	if desk == nil || desk.Bounds().Size() != b.Size() {
+		desk = image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+		for y := 0; y < b.Dy(); y++ {
+			for x := 0; x < b.Dx(); x++ {
+				X, Y := float64(x)/float64(b.Dx()), float64(y)/float64(b.Dy())
+				grain := 8 * math.Sin(60*Y+4*math.Sin(7*X)+2*math.Sin(23*X*Y))
+				v := 120 + grain - 30*X
+				desk.SetRGBA(x, y, color.RGBA{clamp8(v + 30), clamp8(v + 5), clamp8(v - 25), 255})
+			}
+		}
+	}
+	xdraw.Draw(img, b, desk, image.Point{}, xdraw.Src)
+}
+
+var (
+	deskMu sync.Mutex
+	desk   *image.RGBA
+)
