@@ -1,9 +1,12 @@
-// Package models owns the face models: the pinned manifest, provisioning
-// into a local cache with sha256 checks, integrity-checked loading, and the
-// detectors and recognisers built on OpenCV's DNN module.
+// Package models owns the face and OCR models: the pinned manifest,
+// provisioning into a local cache with sha256 checks, integrity-checked
+// loading, the detectors and recognisers built on OpenCV's DNN module, and
+// the machine-readable zone reader (OpenCV to locate, Tesseract to read;
+// package mrz parses and checks what it reads).
 //
 // Start with Manifest and Provisioner to get verified files, then
-// NewDetector for YuNet face detection.
+// NewDetector for YuNet face detection, or LoadMRZReader for identity
+// documents.
 package models
 
 import (
