@@ -81,3 +81,24 @@ func BenchmarkMRZLine(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMRZLineCropsAll reads all 1,657 real line crops once per
+// iteration and reports exact lines and the character error rate as
+// metrics: go test -tags 'libsqlite3 matprofile' -run '^$' -bench
+// MRZLineCropsAll -benchtime 1x ./models/ (the model was trained on these
+// lines: a regression figure, not an accuracy claim).
+func BenchmarkMRZLineCropsAll(b *testing.B) {
+	r := newTestMRZReader(b)
+	dir := dataDir(b, "mrz/lines")
+	var s MRZLineScore
+	for b.Loop() {
+		var err error
+		if s, err = ReadMRZLines(r, dir, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(s.Lines), "lines")
+	b.ReportMetric(100*float64(s.Exact)/float64(s.Lines), "%exact")
+	b.ReportMetric(100*s.CER(), "%CER")
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N*s.Lines), "ms/line")
+}
