@@ -6,6 +6,9 @@
 //   - GET /metrics: Prometheus exposition of aggregate counters only
 //     (Metrics; hook Metrics.ObserveCheckIn to checkin.Options.OnResult);
 //   - GET /healthz;
+//   - GET /api/notice and GET /privacy: the privacy notice visitors agree
+//     to, as JSON for integrations and as a page for a visitor's phone
+//     (the consent screen's QR code), with the kiosk's retention stated;
 //   - POST /v1/checkins and GET /v1/checkins/{n}: the integration endpoint.
 //     An integration uploads a reference photo and the kiosk runs a
 //     check-in of the person in front of its camera against it, then
@@ -32,6 +35,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"kiosk/catalogue"
+	"kiosk/checkin"
 	"kiosk/internal/safelog"
 )
 
@@ -58,6 +63,13 @@ type Options struct {
 	// presentation attack, and pass/fail with a reason code is what an
 	// integration acts on.
 	ExposeScores bool
+	// Notice serves GET /api/notice and GET /privacy; nil leaves them out.
+	Notice *checkin.Notice
+	// NoticeRetention is the retention the notice states (0: nothing is
+	// kept); required with Notice.
+	NoticeRetention func() time.Duration
+	// Catalogue words the notice pages (catalogue.New() if nil).
+	Catalogue *catalogue.Catalogue
 	// Now is the clock of the rate limits and the lock-out (time.Now).
 	Now func() time.Time
 	// Logger gets operational events; nothing personal (safelog.Discard
@@ -89,6 +101,14 @@ func NewHandler(o Options) http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+	if o.Notice != nil && o.NoticeRetention != nil {
+		if o.Catalogue == nil {
+			o.Catalogue = catalogue.New()
+		}
+		n := &notices{notice: o.Notice, retention: o.NoticeRetention, cat: o.Catalogue}
+		mux.HandleFunc("GET /api/notice", n.json)
+		mux.HandleFunc("GET /privacy", n.page)
+	}
 	if o.CheckIns != nil {
 		c := newCheckInServer(o)
 		mux.HandleFunc("POST /v1/checkins", c.protect(c.post))

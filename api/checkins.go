@@ -22,7 +22,7 @@ import (
 // kiosk's camera against a reference photo held in memory and returns its
 // number; Wait blocks until that check-in finishes or ctx ends.
 type CheckIns interface {
-	SubmitPhoto(photo []byte, name, document string) (uint64, error)
+	SubmitPhoto(photo []byte, name, document string, consent checkin.Consent) (uint64, error)
 	Wait(ctx context.Context, n uint64) (checkin.Result, error)
 }
 
@@ -192,6 +192,12 @@ func (c *checkInServer) post(w http.ResponseWriter, r *http.Request, token strin
 		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
 		return
 	}
+	// Consent first: without it the photo is not even read.
+	consent, err := c.parseConsent(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "consent_required", err.Error())
+		return
+	}
 	if r.ContentLength > MaxBodyBytes {
 		writeError(w, http.StatusRequestEntityTooLarge, "too_large", tooLarge)
 		return
@@ -214,7 +220,7 @@ func (c *checkInServer) post(w http.ResponseWriter, r *http.Request, token strin
 		}
 		return
 	}
-	n, err := c.o.CheckIns.SubmitPhoto(photo, name, document)
+	n, err := c.o.CheckIns.SubmitPhoto(photo, name, document, consent)
 	clear(photo)
 	if err != nil {
 		c.submitError(w, err)
@@ -302,6 +308,11 @@ func (c *checkInServer) submitError(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusUnprocessableEntity, "no_face", "no face was found in the reference photo")
 	case errors.Is(err, models.ErrManyFaces):
 		writeError(w, http.StatusUnprocessableEntity, "many_faces", "the reference photo shows more than one face; send a photo of one person")
+	case errors.Is(err, checkin.ErrNoConsent):
+		writeError(w, http.StatusBadRequest, "consent_required", consentHelp)
+	case errors.Is(err, checkin.ErrWrongNotice):
+		// The message names the notice this kiosk shows (a hash, public).
+		writeError(w, http.StatusBadRequest, "wrong_notice", err.Error()+"; show the visitor the current notice (GET /api/notice) and send its version")
 	case errors.Is(err, checkin.ErrBusy):
 		writeError(w, http.StatusConflict, "busy", "a check-in is in progress on this kiosk; try again when it has finished")
 	case errors.Is(err, checkin.ErrLockedOut):
@@ -317,6 +328,28 @@ func (c *checkInServer) submitError(w http.ResponseWriter, err error) {
 		c.log.Error("api: starting a check-in failed", "err", err.Error())
 		writeError(w, http.StatusInternalServerError, "internal", "the check-in could not start; see the kiosk's log")
 	}
+}
+
+const consentHelp = "the visitor's consent is required: show them the kiosk's privacy notice (GET /api/notice) and send ?consent=VERSION (its notice_sha256) and &language=LANG, the language it was shown in"
+
+// parseConsent reads ?consent=VERSION&language=LANG: the integration's
+// word that the visitor agreed to the notice with that version (the
+// SHA-256 GET /api/notice gives), shown in that language (default the
+// first visitor language).
+func (c *checkInServer) parseConsent(r *http.Request) (checkin.Consent, error) {
+	q := r.URL.Query()
+	v := strings.ToLower(q.Get("consent"))
+	if len(v) != 64 || strings.Trim(v, "0123456789abcdef") != "" {
+		return checkin.Consent{}, errors.New(consentHelp)
+	}
+	l := checkin.Languages[0]
+	if s := q.Get("language"); s != "" {
+		var err error
+		if l, err = checkin.ParseLang(s); err != nil {
+			return checkin.Consent{}, err
+		}
+	}
+	return checkin.Consent{Notice: v, At: c.o.Now().UTC(), Language: l, Via: checkin.ConsentViaAPI}, nil
 }
 
 // parseWait reads ?wait= as a Go duration ("60s") or whole seconds ("60"),

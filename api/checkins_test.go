@@ -115,6 +115,12 @@ func TestBadRequests(t *testing.T) {
 		{name: "GET the collection", method: "GET", path: "/v1/checkins", token: tok, code: 405, errCode: "method_not_allowed", header: "Allow", value: "POST"},
 		{name: "DELETE a check-in", method: "DELETE", path: "/v1/checkins/1", token: tok, code: 405, errCode: "method_not_allowed"},
 		{name: "unknown route", method: "GET", path: "/v1/nope", token: tok, code: 404, errCode: "not_found"},
+		{name: "no consent", method: "POST", path: "/v1/checkins?consent=", token: tok, ctype: "image/png", body: photo, code: 400, errCode: "consent_required"},
+		{name: "consent not a notice version", method: "POST", path: "/v1/checkins?consent=yes", token: tok, ctype: "image/png", body: photo, code: 400, errCode: "consent_required"},
+		{name: "consent to another notice", method: "POST", path: "/v1/checkins?consent=" + strings.Repeat("a", 64), token: tok, ctype: "image/png", body: photo,
+			code: 400, errCode: "wrong_notice"},
+		{name: "consent in an unknown language", method: "POST", path: "/v1/checkins?consent=" + checkin.DefaultNotice().Version() + "&language=xx",
+			token: tok, ctype: "image/png", body: photo, code: 400, errCode: "consent_required"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			flow.mu.Lock()
@@ -124,7 +130,7 @@ func TestBadRequests(t *testing.T) {
 			if tc.chunked {
 				body = io.MultiReader(body) // hides the length: sent chunked
 			}
-			req, _ := http.NewRequest(tc.method, srv.URL+tc.path, body)
+			req, _ := http.NewRequest(tc.method, srv.URL+withConsent(tc.method, tc.path), body)
 			if tc.token != "" {
 				req.Header.Set("Authorization", "Bearer "+tc.token)
 			}
@@ -273,5 +279,68 @@ func TestNoTokens(t *testing.T) {
 				t.Errorf("POST /v1/checkins = %d %s; want 503 naming 'kiosk api-token add'", w.Code, w.Body)
 			}
 		})
+	}
+}
+
+// TestCheckInNeedsConsent: a POST without the visitor's consent is refused
+// with 400 before anything is processed: the flow never sees the photo.
+// With it, the flow gets the consent as sent.
+func TestCheckInNeedsConsent(t *testing.T) {
+	flow := newFakeFlow()
+	tokens := &TokenSet{}
+	tok, _ := tokens.Add("frontdesk")
+	h := NewHandler(Options{CheckIns: flow, Tokens: tokens, Limits: roomy, Now: newClock().Now, Logger: testLogger(t)})
+	photo := testPhoto(t)
+	for _, target := range []string{"/v1/checkins?consent=", "/v1/checkins?wait=1s&consent=&language=de"} {
+		w := serve(h, "POST", target, "192.0.2.1:5000", tok, "image/png", photo)
+		if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "consent_required") || !strings.Contains(w.Body.String(), "/api/notice") {
+			t.Errorf("POST %s = %d %s; want 400 consent_required pointing at /api/notice", target, w.Code, w.Body)
+		}
+	}
+	if flow.submits != 0 {
+		t.Fatalf("the flow was handed %d photos without consent; want none", flow.submits)
+	}
+	w := serve(h, "POST", "/v1/checkins", "192.0.2.1:5000", tok, "image/png", photo)
+	if w.Code != http.StatusAccepted {
+		t.Fatalf("POST with consent = %d %s; want 202", w.Code, w.Body)
+	}
+	if c := flow.consent; c.Notice != checkin.DefaultNotice().Version() || c.Language != checkin.German || c.Via != checkin.ConsentViaAPI || c.At.IsZero() {
+		t.Errorf("the flow got consent %+v; want the notice's version, German, via the API, with a time", c)
+	}
+}
+
+// TestNoticeRoutes: the notice is public as JSON (with the version POST
+// must name and the kiosk's retention stated in every language) and as a
+// page for a visitor's phone.
+func TestNoticeRoutes(t *testing.T) {
+	n := checkin.DefaultNotice()
+	srv := httptest.NewServer(NewHandler(Options{Notice: n, NoticeRetention: func() time.Duration { return 24 * time.Hour }}))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/api/notice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got NoticeResponse
+	err = json.NewDecoder(resp.Body).Decode(&got)
+	resp.Body.Close()
+	if err != nil || got.Version != n.Version() || got.RetentionSeconds != 86400 || len(got.Languages) != len(checkin.Languages) {
+		t.Fatalf("GET /api/notice = %+v, %v; want version %s, 86400 s, every language", got, err, n.Version())
+	}
+	if b := got.Languages[checkin.Spanish].Body; !strings.Contains(b, "1 día") || strings.Contains(b, checkin.NoticeKeep) {
+		t.Errorf("Spanish notice does not state the retention:\n%s", b)
+	}
+	resp, err = http.Get(srv.URL + "/privacy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`lang="de"`, "Bevor wir beginnen", "/api/retention", n.Version(), "1 Tag"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("GET /privacy lacks %q", want)
+		}
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+		t.Errorf("GET /privacy Content-Type %q; want HTML", ct)
 	}
 }

@@ -263,7 +263,7 @@ func decodeFace(t testing.TB, path string) image.Image {
 // do sends one request and returns the status and body.
 func do(t testing.TB, base, method, path, token, ctype string, body []byte) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, base+path, bytes.NewReader(body))
+	req, err := http.NewRequest(method, base+withConsent(method, path), bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}

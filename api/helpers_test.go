@@ -9,6 +9,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -36,18 +37,22 @@ type fakeFlow struct {
 	photo    []byte
 	name     string
 	document string
+	consent  checkin.Consent
 	submits  int
 }
 
 func newFakeFlow() *fakeFlow { return &fakeFlow{results: map[uint64]checkin.Result{}} }
 
-func (f *fakeFlow) SubmitPhoto(photo []byte, name, document string) (uint64, error) {
+func (f *fakeFlow) SubmitPhoto(photo []byte, name, document string, consent checkin.Consent) (uint64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.submits++
-	f.photo, f.name, f.document = bytes.Clone(photo), name, document
+	f.photo, f.name, f.document, f.consent = bytes.Clone(photo), name, document, consent
 	if f.err != nil {
 		return 0, f.err
+	}
+	if consent.Notice != checkin.DefaultNotice().Version() {
+		return 0, checkin.ErrWrongNotice
 	}
 	if _, err := checkin.ReadPhoto(photo); err != nil {
 		return 0, err
@@ -119,8 +124,22 @@ func form(t testing.TB, parts ...[2]string) (string, []byte) {
 }
 
 // serve sends one request straight to h from addr and returns the recorder.
+// withConsent adds the visitor's consent to the built-in notice, in
+// German, to a POST /v1/checkins target that does not name its own
+// consent= (the refusal tests do, with a bad or empty value).
+func withConsent(method, target string) string {
+	if method != http.MethodPost || !strings.HasPrefix(target, "/v1/checkins") || strings.Contains(target, "consent=") {
+		return target
+	}
+	sep := "?"
+	if strings.Contains(target, "?") {
+		sep = "&"
+	}
+	return target + sep + "consent=" + checkin.DefaultNotice().Version() + "&language=de"
+}
+
 func serve(h http.Handler, method, target, addr, token, ctype string, body []byte) *httptest.ResponseRecorder {
-	r := httptest.NewRequest(method, target, bytes.NewReader(body))
+	r := httptest.NewRequest(method, withConsent(method, target), bytes.NewReader(body))
 	r.RemoteAddr = addr
 	if token != "" {
 		r.Header.Set("Authorization", "Bearer "+token)

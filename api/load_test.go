@@ -146,7 +146,7 @@ func TestLoadLoopback(t *testing.T) {
 	photo := testPhoto(t)
 	getRetention := func() *http.Request { r, _ := http.NewRequest("GET", srv.URL+"/api/retention", nil); return r }
 	postPhoto := func() *http.Request {
-		r, _ := http.NewRequest("POST", srv.URL+"/v1/checkins", bytesReader(photo))
+		r, _ := http.NewRequest("POST", srv.URL+withConsent("POST", "/v1/checkins"), bytesReader(photo))
 		r.Header.Set("Authorization", "Bearer "+tok)
 		r.Header.Set("Content-Type", "image/png")
 		return r
@@ -229,7 +229,7 @@ func BenchmarkCheckInFlood(b *testing.B) {
 	defer srv.Close()
 	photo := testPhoto(b)
 	benchLoopback(b, func() *http.Request {
-		r, _ := http.NewRequest("POST", srv.URL+"/v1/checkins", bytesReader(photo))
+		r, _ := http.NewRequest("POST", srv.URL+withConsent("POST", "/v1/checkins"), bytesReader(photo))
 		r.Header.Set("Authorization", "Bearer "+tok)
 		r.Header.Set("Content-Type", "image/png")
 		return r

@@ -33,6 +33,9 @@ type Metrics struct {
 	CameraFPS prometheus.Gauge
 	// Requests counts API requests by route pattern and status code.
 	Requests *prometheus.CounterVec
+	// Declined counts visitors who said no to the privacy notice; fed
+	// by ObserveDecline.
+	Declined prometheus.Counter
 
 	frames, dropped atomic.Uint64
 	holdings        holdingsCache
@@ -108,6 +111,8 @@ func NewMetrics() *Metrics {
 		CameraFPS: prometheus.NewGauge(prometheus.GaugeOpts{Name: "kiosk_camera_fps", Help: "Frames per second the check-in loop processes."}),
 		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kiosk_api_requests_total",
 			Help: "API requests by route pattern and HTTP status code."}, []string{"route", "code"}),
+		Declined: prometheus.NewCounter(prometheus.CounterOpts{Name: "kiosk_consent_declined_total",
+			Help: "Visitors who declined the privacy notice (nothing else about them is kept)."}),
 	}
 	frames := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "kiosk_camera_frames_total", Help: "Frames the check-in loop processed."},
 		func() float64 { return float64(m.frames.Load()) })
@@ -129,7 +134,7 @@ func NewMetrics() *Metrics {
 			}
 			return h.OldestAge.Seconds()
 		})
-	m.reg.MustRegister(m.PurgeRuns, m.PurgeErrors, m.PurgeDeleted, held, oldest, m.CheckIns, m.CameraFPS, m.Requests, frames, dropped)
+	m.reg.MustRegister(m.PurgeRuns, m.PurgeErrors, m.PurgeDeleted, held, oldest, m.CheckIns, m.CameraFPS, m.Requests, m.Declined, frames, dropped)
 	// Start every known series at zero, so rate() sees the first check-in.
 	m.CheckIns.WithLabelValues(checkin.OutcomePass.String(), "none")
 	for _, r := range reasons {
@@ -155,6 +160,9 @@ func (m *Metrics) ObserveCheckIn(r checkin.Result) {
 	outcome := r.Outcome.String()
 	m.CheckIns.WithLabelValues(outcome, reason).Inc()
 }
+
+// ObserveDecline counts a declined notice (checkin.Options.OnDecline).
+func (m *Metrics) ObserveDecline() { m.Declined.Inc() }
 
 // ObservePurge records one purge run (store.Options.OnPurge).
 func (m *Metrics) ObservePurge(r store.PurgeRun, _ error) {

@@ -45,7 +45,7 @@ func BenchmarkStepLiveness(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := f.UseReference(ref); err != nil {
+		if _, err := f.UseReference(agreed(ref)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -82,7 +82,7 @@ func BenchmarkCheckIn(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		n, err := f.SubmitPhoto(photo, "", "")
+		n, err := f.SubmitPhoto(photo, "", "", apiConsent())
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -2,6 +2,7 @@ package checkin
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -436,6 +437,9 @@ type Settings struct {
 	Retention      time.Duration
 	PurgeInterval  time.Duration
 	MatchThreshold float32
+	// Language is the visitor language each visitor starts in ("" is the
+	// first of Languages).
+	Language Lang
 }
 
 // Setting keys in the store.
@@ -443,6 +447,7 @@ const (
 	SettingRetention      = "retention"
 	SettingPurgeInterval  = "purge_interval"
 	SettingMatchThreshold = "match_threshold"
+	SettingLanguage       = "language"
 )
 
 // LoadSettings reads the stored settings over defaults.
@@ -466,6 +471,7 @@ func LoadSettings(ctx context.Context, s ConsoleStore, def Settings) (Settings, 
 			out.MatchThreshold = float32(f)
 			return err
 		}),
+		get(SettingLanguage, func(v string) (err error) { out.Language, err = ParseLang(v); return }),
 	)
 	return out, err
 }
@@ -487,6 +493,11 @@ func (s Settings) Validate() error {
 	case s.MatchThreshold < MinMatchThreshold || s.MatchThreshold > MaxMatchThreshold:
 		return fmt.Errorf("the match threshold must be between %.2f and %.2f", MinMatchThreshold, MaxMatchThreshold)
 	}
+	if s.Language != "" {
+		if _, err := ParseLang(string(s.Language)); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -504,6 +515,7 @@ func (c *Console) SaveSettings(ctx context.Context, s Settings) error {
 		SettingRetention:      s.Retention.String(),
 		SettingPurgeInterval:  s.PurgeInterval.String(),
 		SettingMatchThreshold: strconv.FormatFloat(float64(s.MatchThreshold), 'f', 2, 32),
+		SettingLanguage:       string(cmp.Or(s.Language, Languages[0])),
 	} {
 		if err := c.o.Store.SetSetting(ctx, k, v); err != nil {
 			return fmt.Errorf("saving %s: %w", k, err)

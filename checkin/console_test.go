@@ -234,7 +234,10 @@ func TestConsoleEraseEnrolSettings(t *testing.T) {
 	if err := c.SaveSettings(ctx, Settings{Retention: time.Hour, PurgeInterval: time.Minute, MatchThreshold: 0.1}); err == nil {
 		t.Error("SaveSettings(threshold 0.1) accepted")
 	}
-	want := Settings{Retention: 72 * time.Hour, PurgeInterval: 10 * time.Minute, MatchThreshold: 0.42}
+	if err := c.SaveSettings(ctx, Settings{Retention: time.Hour, PurgeInterval: time.Minute, MatchThreshold: 0.4, Language: "it"}); err == nil {
+		t.Error("SaveSettings(language it) accepted")
+	}
+	want := Settings{Retention: 72 * time.Hour, PurgeInterval: 10 * time.Minute, MatchThreshold: 0.42, Language: Spanish}
 	if err := c.SaveSettings(ctx, want); err != nil {
 		t.Fatalf("SaveSettings() = %v", err)
 	}

@@ -75,6 +75,16 @@ type Options struct {
 	// OnResult, if set, is called after every finished check-in, from the
 	// goroutine that fed the deciding frame. It gets no pixels.
 	OnResult func(Result)
+	// OnDecline, if set, is called when a visitor declines the notice.
+	OnDecline func()
+	// Notice is the privacy notice visitors agree to (DefaultNotice if nil).
+	Notice *Notice
+}
+
+// EventCounter is the optional side of Records that counts visitor events
+// which are not check-ins (a declined notice); *store.Store is one.
+type EventCounter interface {
+	CountEvent(ctx context.Context, event string) error
 }
 
 func (o *Options) defaults() {
@@ -107,6 +117,9 @@ func (o *Options) defaults() {
 	}
 	if o.Thresholds == (liveness.Thresholds{}) {
 		o.Thresholds = liveness.DefaultThresholds
+	}
+	if o.Notice == nil {
+		o.Notice = DefaultNotice()
 	}
 }
 
@@ -155,6 +168,7 @@ type Flow struct {
 	fails   []time.Time
 
 	win       *Window   // the liveness window, shared with kiosk analyze
+	consent   *Consent  // the current visitor's agreement; nil until given
 	holdUntil time.Time // capturing ignores frames until then (the card is put away)
 
 	// the screen-light challenge, once the pulse said live
@@ -203,14 +217,17 @@ func (f *Flow) setStage(s Stage, now time.Time) {
 	f.since = now
 	switch s {
 	case StageIdle:
-		f.snap.Prompt, f.snap.Outcome, f.snap.Reason, f.snap.Message, f.snap.Until = PromptTap, OutcomeNone, ReasonNone, "", time.Time{}
+		f.snap.Prompt, f.snap.Outcome, f.snap.Reason, f.snap.Until = PromptTap, OutcomeNone, ReasonNone, time.Time{}
 		f.snap.Reference = ReferenceNone
+		f.consent = nil
 		f.dropReference()
 		f.resetWindow()
+	case StageConsent:
+		f.snap.Prompt = PromptConsent
 	case StageReference:
 		f.snap.Prompt = PromptReference
 	case StageCapturing:
-		f.snap.Prompt = models.PromptNoFace.String()
+		f.snap.Prompt = PromptNoFace
 		f.resetWindow()
 	case StageLiveness:
 		f.snap.Prompt = PromptKeepStill
@@ -241,8 +258,10 @@ func padScorer(m *models.Matcher) PADScorer {
 	return m.PAD
 }
 
-// Begin starts a check-in from idle (the visitor tapped). It fails with
-// ErrLockedOut during a cool-down and ErrBusy while another check-in runs.
+// Begin starts a check-in from idle (the visitor tapped): the privacy
+// notice comes first, and no frame is analysed until the visitor agrees
+// (Agree). It fails with ErrLockedOut during a cool-down and ErrBusy while
+// another check-in runs.
 func (f *Flow) Begin() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -256,7 +275,50 @@ func (f *Flow) Begin() error {
 		return ErrBusy
 	}
 	f.begin(now)
+	f.setStage(StageConsent, now)
+	return nil
+}
+
+// Agree records that the visitor agreed to the notice shown in lang, and
+// moves on to the reference. It fails with ErrNotReady outside the
+// consent stage.
+func (f *Flow) Agree(lang Lang) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := f.o.Now()
+	f.tick(now)
+	if f.snap.Stage != StageConsent {
+		return ErrNotReady
+	}
+	f.consent = &Consent{Notice: f.o.Notice.Version(), At: now.UTC(), Language: lang, Via: ConsentOnScreen}
 	f.setStage(StageReference, now)
+	return nil
+}
+
+// Decline returns to idle after the visitor said no to the notice. No
+// frame was analysed and nothing about the visitor is kept: only the
+// aggregate count of declines moves (Options.Records, if it counts
+// events, and OnDecline). It fails with ErrNotReady outside the consent
+// stage.
+func (f *Flow) Decline(ctx context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := f.o.Now()
+	f.tick(now)
+	if f.snap.Stage != StageConsent {
+		return ErrNotReady
+	}
+	f.abandon(now, ReasonDeclined)
+	f.setStage(StageIdle, now)
+	if ec, ok := f.o.Records.(EventCounter); ok {
+		if err := ec.CountEvent(context.WithoutCancel(ctx), store.EventConsentDeclined); err != nil {
+			f.o.Logger.Warn("counting a declined notice failed", "err", err.Error())
+		}
+	}
+	f.o.Logger.Info("privacy notice declined")
+	if f.o.OnDecline != nil {
+		f.o.OnDecline()
+	}
 	return nil
 }
 
@@ -264,13 +326,15 @@ func (f *Flow) Begin() error {
 func (f *Flow) begin(now time.Time) {
 	f.started = now
 	f.snap.CheckIn++
-	f.snap.Outcome, f.snap.Reason, f.snap.Message, f.snap.Until = OutcomeNone, ReasonNone, "", time.Time{}
+	f.snap.Outcome, f.snap.Reason, f.snap.Until = OutcomeNone, ReasonNone, time.Time{}
 }
 
 // UseReference hands the flow the reference and starts capturing. The
-// flow owns ref from here and wipes it when the check-in ends. From idle
-// it begins a check-in first (the API's path). It returns the check-in's
-// number, for Wait.
+// flow owns ref from here and wipes it when the check-in ends. On the
+// reference screen the visitor has agreed already; from idle (the API's
+// path) ref.Consent must carry the agreement to this kiosk's notice
+// (ErrNoConsent, ErrWrongNotice), and a check-in begins. It returns the
+// check-in's number, for Wait.
 func (f *Flow) UseReference(ref *Reference) (uint64, error) {
 	if ref == nil {
 		return 0, errors.New("checkin: nil reference")
@@ -284,8 +348,17 @@ func (f *Flow) UseReference(ref *Reference) (uint64, error) {
 		ref.Wipe()
 		return 0, fmt.Errorf("%w until %s", ErrLockedOut, f.snap.Until.Format("15:04:05"))
 	case StageIdle, StageResult:
+		if err := f.checkConsent(ref.Consent); err != nil {
+			ref.Wipe()
+			return 0, err
+		}
 		f.begin(now)
+		c := *ref.Consent
+		f.consent = &c
 	case StageReference:
+	case StageConsent:
+		ref.Wipe()
+		return 0, ErrNoConsent
 	default:
 		ref.Wipe()
 		return 0, ErrBusy
@@ -297,15 +370,36 @@ func (f *Flow) UseReference(ref *Reference) (uint64, error) {
 	return f.snap.CheckIn, nil
 }
 
+// checkConsent accepts an agreement to this kiosk's notice. Callers hold mu.
+func (f *Flow) checkConsent(c *Consent) error {
+	switch {
+	case c == nil || c.Notice == "":
+		return ErrNoConsent
+	case c.Notice != f.o.Notice.Version():
+		return fmt.Errorf("%w: this kiosk shows notice %s", ErrWrongNotice, f.o.Notice.Version())
+	}
+	return nil
+}
+
+// Notice is the privacy notice visitors agree to.
+func (f *Flow) Notice() *Notice { return f.o.Notice }
+
 // SubmitPhoto starts a check-in against a reference photo held in memory
-// (the integration API's path). Name and document number, if given, go
-// into the sealed record only.
-func (f *Flow) SubmitPhoto(photo []byte, name, document string) (uint64, error) {
+// (the integration API's path), for a visitor who agreed to the notice as
+// consent says: it is checked before the photo is even decoded. Name and
+// document number, if given, go into the sealed record only.
+func (f *Flow) SubmitPhoto(photo []byte, name, document string, consent Consent) (uint64, error) {
+	f.mu.Lock()
+	err := f.checkConsent(&consent)
+	f.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
 	ref, err := PhotoReference(f.o.Matcher, photo)
 	if err != nil {
 		return 0, err
 	}
-	ref.Name, ref.DocumentNumber = name, document
+	ref.Name, ref.DocumentNumber, ref.Consent = name, document, &consent
 	return f.UseReference(ref)
 }
 
@@ -354,10 +448,11 @@ func (f *Flow) record(r Result) {
 	f.changed = make(chan struct{})
 }
 
-// abandon records the check-in in progress as cancelled. Callers hold mu.
-func (f *Flow) abandon(now time.Time) {
+// abandon records the check-in in progress as ended without a verdict
+// (cancelled, declined). Callers hold mu.
+func (f *Flow) abandon(now time.Time, why Reason) {
 	if _, done := f.results[f.snap.CheckIn]; f.snap.CheckIn > 0 && !done {
-		f.record(Result{CheckIn: f.snap.CheckIn, Outcome: OutcomeFail, Reason: ReasonCancelled, Reference: f.snap.Reference,
+		f.record(Result{CheckIn: f.snap.CheckIn, Outcome: OutcomeFail, Reason: why, Reference: f.snap.Reference,
 			Started: f.started, Duration: now.Sub(f.started)})
 	}
 }
@@ -386,7 +481,7 @@ func (f *Flow) Cancel() {
 		return
 	}
 	f.o.Logger.Info("check-in cancelled", "stage", f.snap.Stage.String())
-	f.abandon(f.o.Now())
+	f.abandon(f.o.Now(), ReasonCancelled)
 	f.setStage(StageIdle, f.o.Now())
 }
 
@@ -398,9 +493,9 @@ func (f *Flow) tick(now time.Time) {
 		if !now.Before(f.snap.Until) {
 			f.setStage(StageIdle, now)
 		}
-	case StageReference:
+	case StageConsent, StageReference:
 		if in >= f.o.ReferenceTimeout {
-			f.abandon(now)
+			f.abandon(now, ReasonCancelled)
 			f.setStage(StageIdle, now)
 		}
 	case StageCapturing:
@@ -484,7 +579,7 @@ func (f *Flow) stepCapture(now time.Time, fr *capture.Frame, img models.Image) {
 		f.o.Logger.Warn("frame skipped", "stage", "capturing", "err", err.Error())
 		return
 	}
-	f.snap.Prompt = q.Prompt.String()
+	f.snap.Prompt = QualityPrompt(q.Prompt)
 	f.snap.Face = image.Rectangle{}
 	if len(faces) == 1 {
 		f.snap.Face = faces[0].Rect()
@@ -505,7 +600,7 @@ func (f *Flow) stepLiveness(ctx context.Context, now time.Time, fr *capture.Fram
 	obs, sample := f.win.Observe(fr, img, faces, q)
 	switch obs {
 	case Missing:
-		f.snap.Prompt = models.PromptNoFace.String()
+		f.snap.Prompt = PromptNoFace
 		f.snap.Face = image.Rectangle{}
 		return // tick returns to capturing once LostFace has passed
 	case Lost:
@@ -513,7 +608,7 @@ func (f *Flow) stepLiveness(ctx context.Context, now time.Time, fr *capture.Fram
 		return
 	case Crowd:
 		f.setStage(StageCapturing, now)
-		f.snap.Prompt = models.PromptOnePerson.String()
+		f.snap.Prompt = PromptOnePerson
 		return
 	}
 	f.snap.Face = faces[0].Rect()
@@ -679,15 +774,7 @@ func (f *Flow) finish(ctx context.Context, now time.Time, r Result, live *models
 	f.setStage(StageResult, now)
 	f.snap.Reference = r.Reference
 	f.snap.Outcome, f.snap.Reason, f.snap.Until = r.Outcome, r.Reason, now.Add(f.o.ResultHold)
-	switch {
-	case r.Outcome == OutcomePass:
-		f.snap.Message = MessagePass
-	case r.Reason == ReasonTimeout:
-		f.snap.Message = MessageTimeout
-	default:
-		f.snap.Message = MessageFail
-	}
-	f.snap.Prompt = f.snap.Message
+	f.snap.Prompt = ResultPrompt(r.Outcome, r.Reason)
 	f.dropReference()
 	f.resetWindow()
 	if len(f.fails) >= f.o.MaxFailures {
@@ -696,8 +783,7 @@ func (f *Flow) finish(ctx context.Context, now time.Time, r Result, live *models
 		f.setStage(StageLockedOut, now)
 		f.snap.Until = until
 		f.snap.Outcome, f.snap.Reason = r.Outcome, r.Reason
-		f.snap.Message = fmt.Sprintf(MessageLockedOut, until.Format("15:04"))
-		f.snap.Prompt = f.snap.Message
+		f.snap.Prompt = PromptLockedOut
 		f.o.Logger.Warn("check-in locked after repeated failures", "until", until.Format(time.RFC3339), "failures", f.o.MaxFailures)
 	}
 	f.record(r)
@@ -717,6 +803,9 @@ func (f *Flow) store(ctx context.Context, r *Result, live *models.Template) {
 	}
 	if live != nil {
 		c.Embedding, _ = live.AppendBinary(nil)
+	}
+	if f.consent != nil {
+		c.Consent, _ = json.Marshal(f.consent) // plain strings and a time: cannot fail
 	}
 	var err error
 	if c.Liveness, err = json.Marshal(r.Liveness); err != nil {

@@ -59,7 +59,7 @@ func twoFaces(t testing.TB) image.Image {
 
 // run steps the flow over src until a result (or lock-out) is shown or the
 // source ends, and returns the prompts seen in order (deduplicated).
-func run(t *testing.T, f *Flow, src capture.Source) (last Snapshot, prompts []string) {
+func run(t *testing.T, f *Flow, src capture.Source) (last Snapshot, prompts []Prompt) {
 	t.Helper()
 	defer src.Close()
 	ctx := context.Background()
@@ -94,7 +94,7 @@ func TestFlowOutcomes(t *testing.T) {
 		retention   time.Duration
 		wantOutcome Outcome
 		wantReason  Reason
-		wantPrompt  string // a prompt that must have been shown
+		wantPrompt  Prompt // a prompt that must have been shown
 		wantRecords int
 	}{
 		{name: "live genuine passes",
@@ -122,7 +122,7 @@ func TestFlowOutcomes(t *testing.T) {
 				return clockedSource{Source: newStillSource(twoFaces(t), 10, 260, c.Now()), clk: c}
 			},
 			reference: visitorIDPhoto, retention: time.Hour,
-			wantOutcome: OutcomeFail, wantReason: ReasonTimeout, wantPrompt: models.PromptOnePerson.String()},
+			wantOutcome: OutcomeFail, wantReason: ReasonTimeout, wantPrompt: PromptOnePerson},
 		{name: "no face times out",
 			source: func(c *clock) capture.Source {
 				blank := image.NewRGBA(image.Rect(0, 0, 640, 480))
@@ -130,7 +130,7 @@ func TestFlowOutcomes(t *testing.T) {
 				return clockedSource{Source: newStillSource(blank, 10, 260, c.Now()), clk: c}
 			},
 			reference: visitorIDPhoto, retention: time.Hour,
-			wantOutcome: OutcomeFail, wantReason: ReasonTimeout, wantPrompt: models.PromptNoFace.String()},
+			wantOutcome: OutcomeFail, wantReason: ReasonTimeout, wantPrompt: PromptNoFace},
 		{name: "ephemeral mode stores nothing",
 			source:    func(c *clock) capture.Source { return visitorClip(t, c, visitorClipFace, 72, 12) },
 			reference: visitorIDPhoto, retention: 0,
@@ -148,11 +148,14 @@ func TestFlowOutcomes(t *testing.T) {
 			if err := f.Begin(); err != nil {
 				t.Fatalf("Begin() = %v", err)
 			}
+			if err := f.Agree(English); err != nil {
+				t.Fatalf("Agree() = %v", err)
+			}
 			ref, err := PhotoReference(m, readData(t, tc.reference))
 			if err != nil {
 				t.Fatalf("PhotoReference(%s) = %v", tc.reference, err)
 			}
-			n, err := f.UseReference(ref)
+			n, err := f.UseReference(agreed(ref))
 			if err != nil || n != 1 {
 				t.Fatalf("UseReference() = %d, %v; want 1, nil", n, err)
 			}
@@ -217,7 +220,7 @@ func TestFlowLockout(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.UseReference(ref); err != nil {
+		if _, err := f.UseReference(agreed(ref)); err != nil {
 			t.Fatalf("attempt %d: UseReference() = %v", i+1, err)
 		}
 		last, _ := run(t, f, visitorClip(t, clk, visitorClipFace, 72, 12))
@@ -233,8 +236,8 @@ func TestFlowLockout(t *testing.T) {
 	if err := f.Begin(); !errors.Is(err, ErrLockedOut) {
 		t.Fatalf("Begin() during the cool-down = %v; want ErrLockedOut", err)
 	}
-	if s := f.Snapshot(); s.Message == "" || s.Until.IsZero() {
-		t.Errorf("locked-out snapshot has no message or end time: %+v", s)
+	if s := f.Snapshot(); s.Prompt != PromptLockedOut || s.Until.IsZero() {
+		t.Errorf("locked-out snapshot has no lock-out prompt or end time: %+v", s)
 	}
 	clk.Advance(2 * time.Minute)
 	if err := f.Begin(); err != nil {
@@ -270,7 +273,7 @@ func TestFlowCancelAndTimeouts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := f.UseReference(ref)
+	n, err := f.UseReference(agreed(ref))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +326,7 @@ func TestFlowLeavesNoPlaintext(t *testing.T) {
 		t.Fatal(err)
 	}
 	const name, doc = "Zebulon Quarternight", "DOC-7Q4-X9Z2"
-	n, err := f.SubmitPhoto(readData(t, visitorIDPhoto), name, doc)
+	n, err := f.SubmitPhoto(readData(t, visitorIDPhoto), name, doc, apiConsent())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,6 +400,12 @@ func TestFlowCardIntake(t *testing.T) {
 	if err := f.Begin(); err != nil {
 		t.Fatal(err)
 	}
+	if err := f.ExpectCard(); !errors.Is(err, ErrNotReady) {
+		t.Fatalf("ExpectCard() before the notice was agreed to = %v; want ErrNotReady", err)
+	}
+	if err := f.Agree(German); err != nil {
+		t.Fatal(err)
+	}
 	if err := f.ExpectCard(); err != nil {
 		t.Fatal(err)
 	}
@@ -456,7 +465,7 @@ func TestFlowScreenChallenge(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := f.UseReference(ref); err != nil {
+			if _, err := f.UseReference(agreed(ref)); err != nil {
 				t.Fatal(err)
 			}
 			o := capture.SyntheticOptions{Face: decodeData(t, visitorClipFace), PulseBPM: 72, Start: clk.Now(), Frames: 15 * 30, Seed: 7}

@@ -187,3 +187,17 @@ func (w tbWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(bytes.TrimRight(p, "\n")))
 	return len(p), nil
 }
+
+// apiConsent is an integration's attestation that the visitor agreed to
+// the built-in notice.
+func apiConsent() Consent {
+	return Consent{Notice: DefaultNotice().Version(), At: t0, Language: English, Via: ConsentViaAPI}
+}
+
+// agreed attaches apiConsent to ref, for check-ins started from idle as
+// the API starts them.
+func agreed(ref *Reference) *Reference {
+	c := apiConsent()
+	ref.Consent = &c
+	return ref
+}

@@ -131,6 +131,10 @@ type Reference struct {
 	DocumentNumber string
 	// PersonID is the enrolled person a 1:1 reference came from; 0 if none.
 	PersonID store.ID
+	// Consent is the visitor's agreement when it was given elsewhere (an
+	// integration that showed the notice); on the kiosk's own screens the
+	// flow records it at Agree.
+	Consent *Consent
 }
 
 // Wipe zeroes the reference template.

@@ -5,16 +5,19 @@ import (
 	"image"
 	"image/color"
 	"time"
+
+	"kiosk/models"
 )
 
 // Stage is where a check-in is. The flow moves
-// idle → reference → capturing → liveness → deciding → result → idle,
-// with cancel and time-outs returning to idle, and repeated failures
-// diverting to a locked-out cool-down.
+// idle → consent → reference → capturing → liveness → deciding → result → idle,
+// with a decline, cancel and time-outs returning to idle, and repeated
+// failures diverting to a locked-out cool-down.
 type Stage int
 
 const (
 	StageIdle      Stage = iota // waiting for a visitor to tap
+	StageConsent                // the privacy notice: agree or decline; no frame is analysed
 	StageReference              // choosing the reference: ID photo, ID card or enrolled person
 	StageCapturing              // looking for one good face, prompting until there is one
 	StageLiveness               // collecting the pulse window, with progress
@@ -23,7 +26,7 @@ const (
 	StageLockedOut              // too many failures in a short time: cool-down
 )
 
-var stageNames = [...]string{"idle", "reference", "capturing", "liveness", "deciding", "result", "locked_out"}
+var stageNames = [...]string{"idle", "consent", "reference", "capturing", "liveness", "deciding", "result", "locked_out"}
 
 func (s Stage) String() string {
 	if int(s) >= 0 && int(s) < len(stageNames) {
@@ -69,6 +72,7 @@ const (
 	ReasonCancelled Reason = "cancelled"    // the visitor or the operator cancelled
 	ReasonError     Reason = "error"        // a model or the store failed; see the log
 	ReasonNotEnroll Reason = "not_enrolled" // 1:N: nobody enrolled matched
+	ReasonDeclined  Reason = "declined"     // the visitor said no to the privacy notice
 )
 
 // ReferenceKind says where the reference face came from.
@@ -96,13 +100,92 @@ func (k ReferenceKind) String() string {
 // MarshalText gives the kind's name in JSON.
 func (k ReferenceKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
 
+// Prompt is the one instruction or message for the visitor, as a code.
+// The flow and the models speak only in codes; the UI's catalogue says
+// each in the visitor's language, with its parameters taken from the
+// snapshot (Until for the lock-out). Nothing parses a prompt's text.
+type Prompt string
+
+// The visitor prompts. The quality gate's come from models.Prompt through
+// QualityPrompt.
+const (
+	PromptTap       Prompt = "tap"        // idle: tap to check in
+	PromptConsent   Prompt = "consent"    // the privacy notice: agree or not
+	PromptReference Prompt = "reference"  // show your ID photo
+	PromptCardHold  Prompt = "card_hold"  // hold the ID card's photo up to the camera
+	PromptCardLive  Prompt = "card_live"  // that looks like you, not the card
+	PromptCardOne   Prompt = "card_one"   // only the card: one face
+	PromptCardAway  Prompt = "card_away"  // thank you; put the card away and look at the camera
+	PromptKeepStill Prompt = "keep_still" // hold still: checking
+	PromptFlash     Prompt = "flash"      // keep looking while the screen changes colour
+	PromptChecking  Prompt = "checking"   // deciding
+	PromptPass      Prompt = "pass"       // checked in
+	PromptFail      Prompt = "fail"       // could not check in: see staff
+	PromptTimeout   Prompt = "timeout"    // we could not see your face clearly: try again
+	PromptLockedOut Prompt = "locked_out" // paused after failures until Until
+
+	PromptNoFace       Prompt = "no_face"
+	PromptOnePerson    Prompt = "one_person"
+	PromptComeCloser   Prompt = "come_closer"
+	PromptMoveBack     Prompt = "move_back"
+	PromptCentre       Prompt = "centre"
+	PromptLookAtCamera Prompt = "look_at_camera"
+	PromptMoreLight    Prompt = "more_light"
+	PromptLessLight    Prompt = "less_light"
+	PromptHoldStill    Prompt = "hold_still"
+)
+
+// Prompts lists every prompt, for catalogue completeness tests.
+var Prompts = []Prompt{PromptTap, PromptConsent, PromptReference, PromptCardHold, PromptCardLive, PromptCardOne, PromptCardAway,
+	PromptKeepStill, PromptFlash, PromptChecking, PromptPass, PromptFail, PromptTimeout, PromptLockedOut,
+	PromptNoFace, PromptOnePerson, PromptComeCloser, PromptMoveBack, PromptCentre, PromptLookAtCamera, PromptMoreLight,
+	PromptLessLight, PromptHoldStill}
+
+// QualityPrompt is the visitor prompt for the quality gate's verdict.
+func QualityPrompt(p models.Prompt) Prompt {
+	switch p {
+	case models.PromptOK, models.PromptHoldStill:
+		return PromptHoldStill
+	case models.PromptNoFace:
+		return PromptNoFace
+	case models.PromptOnePerson:
+		return PromptOnePerson
+	case models.PromptComeCloser:
+		return PromptComeCloser
+	case models.PromptMoveBack:
+		return PromptMoveBack
+	case models.PromptCentre:
+		return PromptCentre
+	case models.PromptLookAtCamera:
+		return PromptLookAtCamera
+	case models.PromptMoreLight:
+		return PromptMoreLight
+	case models.PromptLessLight:
+		return PromptLessLight
+	}
+	return PromptNoFace
+}
+
+// ResultPrompt is the message for a finished check-in: pass or fail in
+// words, never the reason code or a score (a time-out gets its own, since
+// the visitor can fix it).
+func ResultPrompt(o Outcome, r Reason) Prompt {
+	switch {
+	case o == OutcomePass:
+		return PromptPass
+	case r == ReasonTimeout:
+		return PromptTimeout
+	}
+	return PromptFail
+}
+
 // Snapshot is everything a screen needs to draw the flow. It holds no
 // pixels, no template and no score, so it may be logged and sent to any
 // screen.
 type Snapshot struct {
 	Stage Stage `json:"stage"`
-	// Prompt is the one instruction for the visitor right now.
-	Prompt string `json:"prompt"`
+	// Prompt is the one instruction or message for the visitor right now.
+	Prompt Prompt `json:"prompt"`
 	// Progress is how far the liveness window is, 0–1.
 	Progress float64 `json:"progress"`
 	// Face is the tracked face's box in frame pixels (empty when none), for
@@ -116,8 +199,6 @@ type Snapshot struct {
 	// Outcome and Reason are set in StageResult.
 	Outcome Outcome `json:"outcome"`
 	Reason  Reason  `json:"reason,omitempty"`
-	// Message is the visitor-facing sentence for a result or a lock-out.
-	Message string `json:"message,omitempty"`
 	// Flashing is true while the screen-light challenge wants the screen
 	// filled with Flash.
 	Flashing bool        `json:"flashing,omitempty"`
@@ -130,19 +211,3 @@ type Snapshot struct {
 	// check-in's result from the previous one's.
 	Version uint64 `json:"version"`
 }
-
-// Visitor-facing sentences: short, one instruction, no jargon, no scores.
-const (
-	PromptTap        = "Tap to check in"
-	PromptReference  = "Show us your ID photo"
-	PromptCardHold   = "Hold your ID card's photo up to the camera"
-	PromptCardLive   = "That looks like you, not your card: hold the card's photo up to the camera"
-	PromptCardOne    = "Only the card, please: one face at a time"
-	PromptCardAway   = "Thank you. Now put the card away and look at the camera"
-	PromptKeepStill  = "Hold still: checking…"
-	PromptFlash      = "Keep looking at the screen while it changes colour"
-	MessagePass      = "You're checked in. Welcome!"
-	MessageFail      = "We couldn't check you in. Please ask a member of staff."
-	MessageTimeout   = "We couldn't see your face clearly. Please try again."
-	MessageLockedOut = "Check-in is paused after several failed attempts. Please try again at %s or ask a member of staff."
-)

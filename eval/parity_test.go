@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"kiosk/capture"
 	"kiosk/checkin"
@@ -57,6 +58,7 @@ func checkInOnClip(t *testing.T, clip string) checkin.Result {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ref.Consent = &checkin.Consent{Notice: f.Notice().Version(), At: time.Now(), Language: checkin.English, Via: checkin.ConsentViaAPI}
 	if _, err := f.UseReference(ref); err != nil {
 		t.Fatal(err)
 	}

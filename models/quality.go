@@ -25,25 +25,28 @@ const (
 	PromptHoldStill
 )
 
-var promptText = map[Prompt]string{
-	PromptOK:           "Hold still",
-	PromptNoFace:       "Please look at the camera",
-	PromptOnePerson:    "One person at a time, please",
-	PromptComeCloser:   "Please come closer",
-	PromptMoveBack:     "Please move back a little",
-	PromptCentre:       "Please move to the centre",
-	PromptLookAtCamera: "Look straight at the camera",
-	PromptMoreLight:    "We need more light on your face",
-	PromptLessLight:    "Too bright: please step out of direct light",
-	PromptHoldStill:    "Hold still",
+// promptCode names each prompt for logs and evaluations. What a visitor
+// reads is the catalogue's (package catalogue, by way of checkin's prompt
+// codes), in their language: no sentence lives here.
+var promptCode = map[Prompt]string{
+	PromptOK:           "ok",
+	PromptNoFace:       "no_face",
+	PromptOnePerson:    "one_person",
+	PromptComeCloser:   "come_closer",
+	PromptMoveBack:     "move_back",
+	PromptCentre:       "centre",
+	PromptLookAtCamera: "look_at_camera",
+	PromptMoreLight:    "more_light",
+	PromptLessLight:    "less_light",
+	PromptHoldStill:    "hold_still",
 }
 
-// String is the visitor-facing sentence, short and jargon-free.
+// String is the prompt's stable code ("come_closer").
 func (p Prompt) String() string {
-	if s, ok := promptText[p]; ok {
+	if s, ok := promptCode[p]; ok {
 		return s
 	}
-	return fmt.Sprintf("Prompt(%d)", int(p))
+	return fmt.Sprintf("prompt(%d)", int(p))
 }
 
 // QualityThresholds are every limit of the quality gate, in one place.

@@ -431,6 +431,7 @@ type Counters struct {
 	Failed     int64 `json:"failed"`
 	Stored     int64 `json:"stored"`
 	Enrolments int64 `json:"enrolments"`
+	Declined   int64 `json:"consent_declined"`
 }
 
 // Stats is what the evidence, metrics and doctor need, all plain values.
@@ -523,6 +524,8 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 			st.Counters.Stored = v
 		case "enrolments":
 			st.Counters.Enrolments = v
+		case EventConsentDeclined:
+			st.Counters.Declined = v
 		}
 	}
 	return st, classify(rows.Err())

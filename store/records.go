@@ -53,6 +53,7 @@ type CheckIn struct {
 	Embedding      []byte // caller-encoded embedding
 	Liveness       []byte // caller-encoded liveness decision details
 	Match          []byte // caller-encoded match details
+	Consent        []byte // caller-encoded consent: which notice the visitor agreed to, and when
 	Name           string
 	DocumentNumber string
 }
@@ -80,6 +81,7 @@ func (c *CheckIn) Wipe() {
 	clear(c.Embedding)
 	clear(c.Liveness)
 	clear(c.Match)
+	clear(c.Consent)
 	c.Name, c.DocumentNumber = "", ""
 }
 
@@ -99,7 +101,8 @@ const (
 	tagPassed   = 1
 	tagLiveness = 2
 	tagMatch    = 3
-	maxDetails  = 3
+	tagConsent  = 4
+	maxDetails  = 4
 
 	tagName     = 1
 	tagDocument = 2
@@ -144,8 +147,8 @@ func sealCheckIn(kp KeyProvider, id ID, v uint32, epoch uint64, created, expires
 	if c.Passed {
 		passed[0] = 1
 	}
-	scratch := appendFields(make([]byte, 0, 16+len(c.Liveness)+len(c.Match)),
-		field{tagPassed, passed}, field{tagLiveness, c.Liveness}, field{tagMatch, c.Match})
+	scratch := appendFields(make([]byte, 0, 16+len(c.Liveness)+len(c.Match)+len(c.Consent)),
+		field{tagPassed, passed}, field{tagLiveness, c.Liveness}, field{tagMatch, c.Match}, field{tagConsent, c.Consent})
 	r.Details = dek.Seal(nil, r.ctx("details"), scratch)
 	clear(scratch)
 	scratch = appendFields(scratch[:0], field{tagName, []byte(c.Name)}, field{tagDocument, []byte(c.DocumentNumber)})
@@ -191,6 +194,7 @@ func decodeCheckIn(kp KeyProvider, r *rawCheckIn) (*CheckIn, error) {
 	c.Passed = df[tagPassed][0] == 1
 	c.Liveness = append([]byte(nil), df[tagLiveness]...)
 	c.Match = append([]byte(nil), df[tagMatch]...)
+	c.Consent = append([]byte(nil), df[tagConsent]...)
 	personal, err := dek.Open(nil, r.ctx("personal"), r.Personal)
 	if err != nil {
 		return fail()
@@ -222,6 +226,27 @@ func countersUpdate(ctx context.Context, ex execer, names ...string) error {
 			ON CONFLICT(name) DO UPDATE SET value=value+1`, n); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// EventConsentDeclined counts visitors who said no to the privacy notice:
+// the only trace a declined visitor leaves.
+const EventConsentDeclined = "consent_declined"
+
+// CountEvent adds one to an aggregate counter of visitor events that are
+// not check-ins (EventConsentDeclined). It stores nothing else, in every
+// mode, ephemeral included.
+func (s *Store) CountEvent(ctx context.Context, event string) error {
+	if event != EventConsentDeclined {
+		return fmt.Errorf("store: unknown event counter %q", event)
+	}
+	db, err := s.usable(false)
+	if err != nil {
+		return err
+	}
+	if err := countersUpdate(ctx, db, event); err != nil {
+		return s.writeFailed("counting "+event, err)
 	}
 	return nil
 }

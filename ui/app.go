@@ -12,6 +12,7 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/layout"
 
+	"kiosk/catalogue"
 	"kiosk/checkin"
 	"kiosk/internal/safelog"
 )
@@ -52,9 +53,23 @@ type AppOptions struct {
 	ImportDirs []string
 	// DemoPhoto, when set, adds "Use the demo ID photo".
 	DemoPhoto []byte
-	// Warnings are banners shown on every screen, such as
-	// "Software TPM: not secure".
-	Warnings []string
+	// Warnings are banners shown on every screen, in the visitor's
+	// language, such as catalogue.WarnSoftwareTPM.
+	Warnings []catalogue.Key
+
+	// Catalogue says every visitor text (catalogue.New() if nil).
+	Catalogue *catalogue.Catalogue
+	// Language is the visitor language each visitor starts in (English
+	// if empty); the idle screen switches it, and it returns to this one
+	// after every check-in.
+	Language checkin.Lang
+	// Retention is how long the kiosk keeps a check-in record, as the
+	// privacy notice states it; 0 means nothing is kept (ephemeral mode).
+	Retention time.Duration
+	// NoticeURL is where a visitor's phone reaches the full notice and the
+	// signed retention report (the local API's /privacy, as the LAN sees
+	// it). Empty shows no QR code and asks the visitor to ask staff.
+	NoticeURL string
 
 	// Evidence loads the Evidence tab; nil hides the tab.
 	Evidence func(context.Context) (EvidenceView, error)
@@ -74,6 +89,7 @@ type AppOptions struct {
 // Screen names, for tests and logs.
 const (
 	screenIdle      = "idle"
+	screenConsent   = "consent"
 	screenReference = "reference"
 	screenLive      = "live"
 	screenDeciding  = "deciding"
@@ -114,6 +130,21 @@ type App struct {
 	v visitorScreens
 	p pinScreen
 	c consoleScreens
+
+	// The visitor's choices and what follows them.
+	cat      *catalogue.Catalogue
+	lang     checkin.Lang
+	look     look
+	relabel  []func()        // set each visitor text in lang
+	restyle  []func(palette) // recolour custom drawings for the look
+	scalable []styledText    // custom texts whose size follows the look
+}
+
+// styledText is a canvas text that follows the visitor's look.
+type styledText struct {
+	t     *canvas.Text
+	base  float32
+	muted bool
 }
 
 // NewApp builds every screen once and shows idle.
@@ -124,7 +155,13 @@ func NewApp(o AppOptions) *App {
 	if o.Logger == nil {
 		o.Logger = safelog.Discard()
 	}
-	a := &App{o: o, log: o.Logger, screens: map[string]fyne.CanvasObject{}}
+	if o.Catalogue == nil {
+		o.Catalogue = catalogue.New()
+	}
+	if _, err := checkin.ParseLang(string(o.Language)); err != nil {
+		o.Language = checkin.Languages[0]
+	}
+	a := &App{o: o, log: o.Logger, screens: map[string]fyne.CanvasObject{}, cat: o.Catalogue, lang: o.Language}
 	a.async = func(f func()) { go f() }
 
 	stack := container.NewStack()
@@ -134,6 +171,7 @@ func NewApp(o AppOptions) *App {
 		stack.Add(obj)
 	}
 	add(screenIdle, a.buildIdle())
+	add(screenConsent, a.buildConsent())
 	add(screenReference, a.buildReference())
 	add(screenLive, a.buildLive())
 	add(screenDeciding, a.buildDeciding())
@@ -146,15 +184,117 @@ func NewApp(o AppOptions) *App {
 	if len(o.Warnings) > 0 {
 		box := container.NewVBox()
 		for _, w := range o.Warnings {
-			box.Add(newText(w, 20, true, colWarn))
+			t := newText("", 20, true, colWarn)
+			a.onLanguage(func() { setText(t, a.tr(w)) })
+			box.Add(t)
 		}
 		top = container.NewStack(canvas.NewRectangle(colWarnBg), container.NewPadded(box))
 	}
-	root := container.NewStack(canvas.NewRectangle(colBackground), container.NewBorder(top, nil, nil, nil, stack))
-	a.themed = container.NewThemeOverride(root, newKioskTheme())
+	bg := canvas.NewRectangle(colBackground)
+	a.onLook(func(p palette) { bg.FillColor = p.background; bg.Refresh() })
+	root := container.NewStack(bg, container.NewBorder(top, nil, nil, nil, stack))
+	a.themed = container.NewThemeOverride(root, newKioskTheme(a.look))
 	a.content = a.themed
+	a.applyLanguage()
 	a.setScreen(screenIdle)
 	return a
+}
+
+// tr is key k in the visitor's language.
+func (a *App) tr(k catalogue.Key) string { return a.cat.Text(a.lang, k, nil) }
+
+// prompt is prompt p in the visitor's language.
+func (a *App) prompt(p checkin.Prompt) string { return a.cat.Prompt(a.lang, p, time.Time{}) }
+
+// notice is the flow's privacy notice (the built-in one without a flow).
+func (a *App) notice() *checkin.Notice {
+	if a.o.Flow != nil {
+		return a.o.Flow.Notice()
+	}
+	return checkin.DefaultNotice()
+}
+
+// onLanguage registers a function that sets a visitor text; it runs now
+// and whenever the language changes.
+func (a *App) onLanguage(f func()) { a.relabel = append(a.relabel, f) }
+
+// onLook registers a function that recolours a custom drawing; it runs
+// whenever the look changes.
+func (a *App) onLook(f func(palette)) { a.restyle = append(a.restyle, f) }
+
+// styled is a centred canvas text for the visitor screens whose size and
+// colour follow the look (muted text is grey, or white in high contrast).
+func (a *App) styled(size float32, bold, muted bool) *canvas.Text {
+	col := colText
+	if muted {
+		col = colMuted
+	}
+	t := newText("", size, bold, col)
+	a.scalable = append(a.scalable, styledText{t: t, base: size, muted: muted})
+	return t
+}
+
+// applyLanguage sets every visitor text in the current language.
+func (a *App) applyLanguage() {
+	for _, f := range a.relabel {
+		f()
+	}
+}
+
+// setLanguage switches the visitor screens to l.
+func (a *App) setLanguage(l checkin.Lang) {
+	if l == a.lang {
+		return
+	}
+	a.lang = l
+	a.applyLanguage()
+	a.relayout()
+}
+
+// setLook switches the visitor screens to l: text size and palette.
+func (a *App) setLook(l look) {
+	if l == a.look {
+		return
+	}
+	a.look = l
+	p := l.palette()
+	for _, s := range a.scalable {
+		s.t.TextSize = s.base * l.scale()
+		s.t.Color = p.text
+		if s.muted {
+			s.t.Color = p.muted
+		}
+	}
+	for _, f := range a.restyle {
+		f(p)
+	}
+	a.themed.Theme = newKioskTheme(l)
+	a.themed.Refresh()
+	relayoutTree(a.themed.Content)
+}
+
+// relayoutTree refreshes every object under o, children first, so each
+// container lays out again with its children's new minimum sizes (after a
+// text size change, a parent's cached layout would clip the larger text).
+func relayoutTree(o fyne.CanvasObject) {
+	switch c := o.(type) {
+	case *fyne.Container:
+		for _, k := range c.Objects {
+			relayoutTree(k)
+		}
+	case *container.Scroll:
+		relayoutTree(c.Content)
+	case *container.ThemeOverride:
+		relayoutTree(c.Content)
+	}
+	o.Refresh()
+}
+
+// resetVisitor returns the language and the look to the defaults, for the
+// next visitor.
+func (a *App) resetVisitor() {
+	a.setLook(look{})
+	a.setLanguage(a.o.Language)
 }
 
 // Content is the UI's root object, to put in a (full-screen) window.

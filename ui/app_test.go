@@ -11,13 +11,17 @@ import (
 	"kiosk/internal/testclock"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 
 	"kiosk/capture"
+	"kiosk/catalogue"
 	"kiosk/checkin"
 	"kiosk/internal/safelog"
 	"kiosk/models"
@@ -135,7 +139,7 @@ func newRig(t *testing.T, tweak func(*AppOptions)) *rig {
 		t.Fatal(err)
 	}
 	o := AppOptions{
-		Flow: r.flow, Console: r.con, Now: r.clk.Now,
+		Flow: r.flow, Console: r.con, Now: r.clk.Now, Retention: time.Hour,
 		PhotoReference:    func(b []byte) (*checkin.Reference, error) { return checkin.PhotoReference(r.m, b) },
 		EnrolledReference: func() (*checkin.Reference, error) { return checkin.GalleryReference(nil) },
 		DemoPhoto:         []byte("demo"),
@@ -238,99 +242,227 @@ func wantScreen(t *testing.T, a *App, want string) {
 	}
 }
 
-// TestVisitorGoldens renders every visitor screen. Idle, reference and the
-// card prompt come from the real flow; the vision-driven stages are drawn
-// from snapshots, since show is pure in the snapshot and the clock.
+// TestVisitorGoldens renders every visitor screen in every visitor
+// language, as <screen>.<lang>.png. Idle, consent, reference and the card
+// prompt come from the real flow, reached by tapping; the vision-driven
+// stages are drawn from snapshots, since show is pure in the snapshot, the
+// language and the clock. The renders are reviewed by eye: no clipped or
+// overflowing text in the longest language.
 func TestVisitorGoldens(t *testing.T) {
-	t.Run("idle", func(t *testing.T) {
-		r := newRig(t, nil)
-		wantScreen(t, r.app, screenIdle)
-		r.golden(t, "idle.png")
-	})
-	t.Run("idle_banners", func(t *testing.T) {
-		r := newRig(t, func(o *AppOptions) {
-			o.Warnings = []string{"Software TPM: not secure", "Demo: generated video, not a camera"}
-		})
-		r.golden(t, "idle_banners.png")
-	})
-	t.Run("reference", func(t *testing.T) {
-		r := newRig(t, nil)
-		test.TapCanvas(r.win.Canvas(), fyne.NewPos(300, 150)) // anywhere on idle starts
-		if got := r.flow.Snapshot().Stage; got != checkin.StageReference {
-			t.Fatalf("after tapping idle, stage = %v; want reference", got)
-		}
-		wantScreen(t, r.app, screenReference)
-		r.golden(t, "reference.png")
-	})
-	t.Run("reference_bad_photo", func(t *testing.T) {
-		dir := t.TempDir()
-		os.WriteFile(filepath.Join(dir, "passport.jpg"), []byte("not a photo"), 0o600)
-		os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("x"), 0o600)
-		r := newRig(t, func(o *AppOptions) { o.ImportDirs = []string{dir, filepath.Join(dir, "missing")} })
-		test.Tap(r.app.v.idleTap)
-		test.Tap(r.app.v.refButtons[0]) // Import ID photo
-		if n := len(r.app.v.refFiles.Objects); n != 1 {
-			t.Fatalf("import lists %d files; want 1 (passport.jpg)", n)
-		}
-		test.Tap(r.app.v.refButtons[len(r.app.v.refButtons)-1])
-		if got := r.app.v.refMsg.Text; got != msgBadPhoto {
-			t.Fatalf("message after a bad photo = %q; want %q", got, msgBadPhoto)
-		}
-		if got := r.flow.Snapshot().Stage; got != checkin.StageReference {
-			t.Fatalf("stage after a bad photo = %v; want reference", got)
-		}
-		r.golden(t, "reference_bad_photo.png")
-	})
-	t.Run("reference_none_enrolled", func(t *testing.T) {
-		r := newRig(t, nil)
-		test.Tap(r.app.v.idleTap)
-		test.Tap(r.app.v.refButtons[2]) // I'm enrolled
-		if got := r.app.v.refMsg.Text; got != msgNoEnrolled {
-			t.Fatalf("message = %q; want %q", got, msgNoEnrolled)
-		}
-	})
-	t.Run("card", func(t *testing.T) {
-		r := newRig(t, nil)
-		test.Tap(r.app.v.idleTap)
-		test.Tap(r.app.v.refButtons[1]) // Hold up ID card
-		s := r.flow.Snapshot()
-		r.app.Frame(checkin.Frame{Frame: frame(t), State: s})
-		wantScreen(t, r.app, screenLive)
-		r.golden(t, "card.png")
-		test.Tap(r.app.v.liveCancel)
-		if got := r.flow.Snapshot().Stage; got != checkin.StageIdle {
-			t.Fatalf("after Cancel, stage = %v; want idle", got)
-		}
-		wantScreen(t, r.app, screenIdle)
-	})
-
-	until := t0.Add(6 * time.Second)
-	for _, tc := range []struct {
-		name   string
-		snap   checkin.Snapshot
-		screen string
-	}{
-		{"capturing.png", checkin.Snapshot{Stage: checkin.StageCapturing, Prompt: models.PromptComeCloser.String()}, screenLive},
-		{"liveness_50.png", checkin.Snapshot{Stage: checkin.StageLiveness, Prompt: checkin.PromptKeepStill, Progress: 0.5}, screenLive},
-		{"challenge_flash.png", checkin.Snapshot{Stage: checkin.StageLiveness, Prompt: checkin.PromptFlash, Progress: 1, Flashing: true,
-			Flash: color.NRGBA{R: 255, G: 40, B: 255, A: 255}}, screenLive},
-		{"deciding.png", checkin.Snapshot{Stage: checkin.StageDeciding}, screenDeciding},
-		{"result_pass.png", checkin.Snapshot{Stage: checkin.StageResult, Outcome: checkin.OutcomePass, Message: checkin.MessagePass, Until: until}, screenResult},
-		{"result_fail.png", checkin.Snapshot{Stage: checkin.StageResult, Outcome: checkin.OutcomeFail, Reason: checkin.ReasonNoMatch, Message: checkin.MessageFail, Until: until}, screenResult},
-		{"result_timeout.png", checkin.Snapshot{Stage: checkin.StageResult, Outcome: checkin.OutcomeFail, Reason: checkin.ReasonTimeout, Message: checkin.MessageTimeout, Until: until}, screenResult},
-		{"locked_out.png", checkin.Snapshot{Stage: checkin.StageLockedOut, Outcome: checkin.OutcomeFail, Reason: checkin.ReasonNotLive,
-			Message: fmt.Sprintf(checkin.MessageLockedOut, "09:32"), Until: t0.Add(105 * time.Second)}, screenLocked},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := newRig(t, nil)
-			tc.snap.Version = 1000 // newer than the real flow's
-			r.app.Frame(checkin.Frame{Frame: frame(t), State: tc.snap})
-			wantScreen(t, r.app, tc.screen)
-			if r.app.pending.Load() {
-				t.Fatal("a frame is still pending after fyne.Do ran")
+	for _, l := range checkin.Languages {
+		golden := func(r *rig, screen string) { r.golden(t, screen+"."+string(l)+".png") }
+		t.Run(string(l), func(t *testing.T) {
+			t.Run("idle", func(t *testing.T) {
+				r := newRig(t, func(o *AppOptions) { o.Language = l })
+				wantScreen(t, r.app, screenIdle)
+				golden(r, "idle")
+			})
+			t.Run("idle_banners", func(t *testing.T) {
+				r := newRig(t, func(o *AppOptions) {
+					o.Language = l
+					o.Warnings = []catalogue.Key{catalogue.WarnSoftwareTPM, catalogue.WarnDemo}
+				})
+				golden(r, "idle_banners")
+			})
+			t.Run("consent", func(t *testing.T) {
+				r := newRig(t, func(o *AppOptions) { o.Language = l; o.NoticeURL = "https://kiosk-7.example.org/privacy" })
+				test.TapCanvas(r.win.Canvas(), fyne.NewPos(400, 300)) // anywhere on idle starts
+				if got := r.flow.Snapshot().Stage; got != checkin.StageConsent {
+					t.Fatalf("after tapping idle, stage = %v; want consent", got)
+				}
+				wantScreen(t, r.app, screenConsent)
+				golden(r, "consent")
+			})
+			t.Run("reference", func(t *testing.T) {
+				r := newRig(t, func(o *AppOptions) { o.Language = l })
+				r.agree(t)
+				wantScreen(t, r.app, screenReference)
+				golden(r, "reference")
+			})
+			t.Run("reference_bad_photo", func(t *testing.T) {
+				dir := t.TempDir()
+				os.WriteFile(filepath.Join(dir, "passport.jpg"), []byte("not a photo"), 0o600)
+				os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("x"), 0o600)
+				r := newRig(t, func(o *AppOptions) { o.Language = l; o.ImportDirs = []string{dir, filepath.Join(dir, "missing")} })
+				r.agree(t)
+				test.Tap(r.app.v.refButtons[0]) // Import ID photo
+				if n := len(r.app.v.refFiles.Objects); n != 1 {
+					t.Fatalf("import lists %d files; want 1 (passport.jpg)", n)
+				}
+				test.Tap(r.app.v.refButtons[len(r.app.v.refButtons)-1])
+				if got, want := r.app.v.refMsg.Text, r.app.cat.Text(l, catalogue.RefBadPhoto, nil); got != want {
+					t.Fatalf("message after a bad photo = %q; want %q", got, want)
+				}
+				if got := r.flow.Snapshot().Stage; got != checkin.StageReference {
+					t.Fatalf("stage after a bad photo = %v; want reference", got)
+				}
+				golden(r, "reference_bad_photo")
+			})
+			t.Run("card", func(t *testing.T) {
+				r := newRig(t, func(o *AppOptions) { o.Language = l })
+				r.agree(t)
+				test.Tap(r.app.v.refButtons[1]) // Hold up ID card
+				s := r.flow.Snapshot()
+				r.app.Frame(checkin.Frame{Frame: frame(t), State: s})
+				wantScreen(t, r.app, screenLive)
+				golden(r, "card")
+				test.Tap(r.app.v.liveCancel)
+				if got := r.flow.Snapshot().Stage; got != checkin.StageIdle {
+					t.Fatalf("after Cancel, stage = %v; want idle", got)
+				}
+				wantScreen(t, r.app, screenIdle)
+			})
+			until := t0.Add(6 * time.Second)
+			for _, tc := range []struct {
+				name   string
+				snap   checkin.Snapshot
+				screen string
+			}{
+				{"capturing", checkin.Snapshot{Stage: checkin.StageCapturing, Prompt: checkin.PromptComeCloser}, screenLive},
+				{"liveness_50", checkin.Snapshot{Stage: checkin.StageLiveness, Prompt: checkin.PromptKeepStill, Progress: 0.5}, screenLive},
+				{"challenge_flash", checkin.Snapshot{Stage: checkin.StageLiveness, Prompt: checkin.PromptFlash, Progress: 1, Flashing: true,
+					Flash: color.NRGBA{R: 255, G: 40, B: 255, A: 255}}, screenLive},
+				{"deciding", checkin.Snapshot{Stage: checkin.StageDeciding, Prompt: checkin.PromptChecking}, screenDeciding},
+				{"result_pass", checkin.Snapshot{Stage: checkin.StageResult, Outcome: checkin.OutcomePass, Prompt: checkin.PromptPass, Until: until}, screenResult},
+				{"result_fail", checkin.Snapshot{Stage: checkin.StageResult, Outcome: checkin.OutcomeFail, Reason: checkin.ReasonNoMatch, Prompt: checkin.PromptFail, Until: until}, screenResult},
+				{"result_timeout", checkin.Snapshot{Stage: checkin.StageResult, Outcome: checkin.OutcomeFail, Reason: checkin.ReasonTimeout, Prompt: checkin.PromptTimeout, Until: until}, screenResult},
+				{"locked_out", checkin.Snapshot{Stage: checkin.StageLockedOut, Outcome: checkin.OutcomeFail, Reason: checkin.ReasonNotLive,
+					Prompt: checkin.PromptLockedOut, Until: t0.Add(105 * time.Second)}, screenLocked},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					r := newRig(t, func(o *AppOptions) { o.Language = l })
+					tc.snap.Version = 1000 // newer than the real flow's
+					r.app.Frame(checkin.Frame{Frame: frame(t), State: tc.snap})
+					wantScreen(t, r.app, tc.screen)
+					if r.app.pending.Load() {
+						t.Fatal("a frame is still pending after fyne.Do ran")
+					}
+					golden(r, tc.name)
+				})
 			}
-			r.golden(t, tc.name)
 		})
+	}
+}
+
+// agree taps the idle screen and agrees to the notice.
+func (r *rig) agree(t *testing.T) {
+	t.Helper()
+	test.Tap(r.app.v.idleTap)
+	wantScreen(t, r.app, screenConsent)
+	test.Tap(r.app.v.agree)
+	if got := r.flow.Snapshot().Stage; got != checkin.StageReference {
+		t.Fatalf("after agreeing, stage = %v; want reference", got)
+	}
+}
+
+// TestLanguageButtonAndReset: the idle screen's language button switches
+// every visitor text, the notice is agreed to in that language, and after
+// the check-in ends the next visitor starts in the kiosk's default.
+func TestLanguageButtonAndReset(t *testing.T) {
+	r := newRig(t, func(o *AppOptions) { o.Language = checkin.English })
+	test.Tap(r.app.v.langs[checkin.German])
+	if r.app.lang != checkin.German || r.app.v.staff.Text != "Personal" {
+		t.Fatalf("after tapping Deutsch: language %s, staff button %q; want German", r.app.lang, r.app.v.staff.Text)
+	}
+	if got := r.flow.Snapshot().Stage; got != checkin.StageIdle {
+		t.Fatalf("tapping a language started a check-in (stage %v)", got)
+	}
+	test.Tap(r.app.v.idleTap)
+	if got, want := r.app.v.noticeTitle.Text, checkin.DefaultNotice().Text(checkin.German).Title; got != want {
+		t.Errorf("notice title %q; want the German %q", got, want)
+	}
+	if !strings.Contains(r.app.v.noticeBody.Text, "1 Stunde") {
+		t.Errorf("German notice does not state the kiosk's retention (1 hour):\n%s", r.app.v.noticeBody.Text)
+	}
+	test.Tap(r.app.v.agree)
+	test.Tap(r.app.v.refButtons[len(r.app.v.refButtons)-3]) // Cancel, above Look again and Back
+	if got := r.flow.Snapshot().Stage; got != checkin.StageIdle {
+		t.Fatalf("after Cancel: stage %v; want idle", got)
+	}
+	if r.app.lang != checkin.English || r.app.v.staff.Text != "Staff" {
+		t.Errorf("after the check-in: language %s; want the default, English", r.app.lang)
+	}
+}
+
+// TestDeclineOnScreen: "No thanks" returns to idle and counts a decline;
+// nothing is stored.
+func TestDeclineOnScreen(t *testing.T) {
+	r := newRig(t, nil)
+	test.Tap(r.app.v.idleTap)
+	test.Tap(r.app.v.decline)
+	wantScreen(t, r.app, screenIdle)
+	st, err := r.st.Stats(context.Background())
+	if err != nil || st.Counters.Declined != 1 || st.RecordsHeld != 0 {
+		t.Errorf("after a decline: %+v, %v; want 1 decline, no record", st.Counters, err)
+	}
+}
+
+// TestAccessibleLooks renders idle and consent in large text and in high
+// contrast, and checks that every visible button of every visitor screen
+// is a touch target of at least 48 px in each look.
+func TestAccessibleLooks(t *testing.T) {
+	r := newRig(t, func(o *AppOptions) { o.NoticeURL = "https://kiosk-7.example.org/privacy" })
+	test.Tap(r.app.v.largeText)
+	if !r.app.look.large {
+		t.Fatal("the large-text button did not switch")
+	}
+	r.golden(t, "idle_large.en.png")
+	test.Tap(r.app.v.contrast)
+	r.golden(t, "idle_large_contrast.en.png")
+	test.Tap(r.app.v.largeText)
+	test.Tap(r.app.v.idleTap)
+	r.golden(t, "consent_contrast.en.png")
+
+	for _, lk := range []look{{}, {large: true}, {contrast: true}, {large: true, contrast: true}} {
+		r := newRig(t, func(o *AppOptions) { o.Language = checkin.French })
+		r.app.setLook(lk)
+		for _, screen := range []func(){
+			func() {},
+			func() { test.Tap(r.app.v.idleTap) },
+			func() { test.Tap(r.app.v.agree) },
+			func() {
+				r.app.Frame(checkin.Frame{Frame: frame(t), State: checkin.Snapshot{Stage: checkin.StageCapturing, Prompt: checkin.PromptNoFace, Version: 500}})
+			},
+		} {
+			screen()
+			checkTargets(t, r, lk)
+		}
+	}
+}
+
+// checkTargets walks the visible screen and fails on a button smaller
+// than 48 × 48 px.
+func checkTargets(t *testing.T, r *rig, lk look) {
+	t.Helper()
+	var walk func(o fyne.CanvasObject)
+	n := 0
+	walk = func(o fyne.CanvasObject) {
+		if o == nil || !o.Visible() {
+			return
+		}
+		if b, ok := o.(*widget.Button); ok {
+			n++
+			if sz := b.Size(); sz.Height < 48 || sz.Width < 48 {
+				t.Errorf("look %+v, screen %s: button %q is %.0f × %.0f px; want at least 48 × 48", lk, r.app.screen, b.Text, sz.Width, sz.Height)
+			}
+			return
+		}
+		if c, ok := o.(*fyne.Container); ok {
+			for _, k := range c.Objects {
+				walk(k)
+			}
+			return
+		}
+		switch w := o.(type) {
+		case *container.Scroll:
+			walk(w.Content)
+		case *container.ThemeOverride:
+			walk(w.Content)
+		}
+	}
+	walk(r.win.Content())
+	if n == 0 {
+		t.Errorf("look %+v, screen %s: no buttons found to check", lk, r.app.screen)
 	}
 }
 
@@ -578,21 +710,21 @@ func TestFormatSpan(t *testing.T) {
 }
 
 func TestVisitorPrompt(t *testing.T) {
+	c := catalogue.New()
 	for _, tc := range []struct {
 		name string
 		s    checkin.Snapshot
 		want string
 	}{
-		{"flow prompt", checkin.Snapshot{Stage: checkin.StageCapturing, Prompt: "Please come closer"}, "Please come closer"},
+		{"flow prompt", checkin.Snapshot{Stage: checkin.StageCapturing, Prompt: checkin.PromptComeCloser}, "Please come closer"},
 		{"empty capturing", checkin.Snapshot{Stage: checkin.StageCapturing}, "Please look at the camera"},
-		{"internal name", checkin.Snapshot{Stage: checkin.StageLiveness, Prompt: "Prompt(42)"}, checkin.PromptKeepStill},
-		{"idle", checkin.Snapshot{Stage: checkin.StageIdle}, checkin.PromptTap},
-		{"pass without message", checkin.Snapshot{Stage: checkin.StageResult, Outcome: checkin.OutcomePass}, checkin.MessagePass},
-		{"timeout without message", checkin.Snapshot{Stage: checkin.StageResult, Outcome: checkin.OutcomeFail, Reason: checkin.ReasonTimeout}, checkin.MessageTimeout},
-		{"no match never says why", checkin.Snapshot{Stage: checkin.StageResult, Outcome: checkin.OutcomeFail, Reason: checkin.ReasonNoMatch}, checkin.MessageFail},
+		{"idle", checkin.Snapshot{Stage: checkin.StageIdle}, "Tap to check in"},
+		{"pass without prompt", checkin.Snapshot{Stage: checkin.StageResult, Outcome: checkin.OutcomePass}, "You're checked in. Welcome!"},
+		{"timeout without prompt", checkin.Snapshot{Stage: checkin.StageResult, Outcome: checkin.OutcomeFail, Reason: checkin.ReasonTimeout}, "We couldn't see your face clearly. Please try again."},
+		{"no match never says why", checkin.Snapshot{Stage: checkin.StageResult, Outcome: checkin.OutcomeFail, Reason: checkin.ReasonNoMatch}, "We couldn't check you in. Please ask a member of staff."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := visitorPrompt(tc.s); got != tc.want {
+			if got := visitorPrompt(c, checkin.English, tc.s); got != tc.want {
 				t.Errorf("visitorPrompt(%+v) = %q; want %q", tc.s, got, tc.want)
 			}
 		})
@@ -602,13 +734,13 @@ func TestVisitorPrompt(t *testing.T) {
 func TestPhotoMessage(t *testing.T) {
 	for _, tc := range []struct {
 		err  error
-		want string
+		want catalogue.Key
 	}{
-		{fmt.Errorf("%w: not a JPEG", checkin.ErrBadPhoto), msgBadPhoto},
-		{fmt.Errorf("reference: %w", models.ErrNoFace), msgNoFace},
-		{fmt.Errorf("reference: %w (3)", models.ErrManyFaces), msgManyFaces},
-		{checkin.ErrNoneEnrolled, msgNoEnrolled},
-		{errors.New("onnx: exploded"), msgTryAgain},
+		{fmt.Errorf("%w: not a JPEG", checkin.ErrBadPhoto), catalogue.RefBadPhoto},
+		{fmt.Errorf("reference: %w", models.ErrNoFace), catalogue.RefNoFace},
+		{fmt.Errorf("reference: %w (3)", models.ErrManyFaces), catalogue.RefManyFaces},
+		{checkin.ErrNoneEnrolled, catalogue.RefNoEnrolled},
+		{errors.New("onnx: exploded"), catalogue.RefTryAgain},
 	} {
 		if got := photoMessage(tc.err); got != tc.want {
 			t.Errorf("photoMessage(%v) = %q; want %q", tc.err, got, tc.want)
@@ -706,8 +838,8 @@ func TestPINPadLeaves(t *testing.T) {
 		t.Fatal("console still unlocked after Lock")
 	}
 	test.Tap(r.app.v.idleTap) // the visitor side works again
-	if got := r.flow.Snapshot().Stage; got != checkin.StageReference {
-		t.Fatalf("after Lock and a tap, stage = %v; want reference", got)
+	if got := r.flow.Snapshot().Stage; got != checkin.StageConsent {
+		t.Fatalf("after Lock and a tap, stage = %v; want consent (the notice)", got)
 	}
 }
 

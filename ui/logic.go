@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"kiosk/catalogue"
 	"kiosk/checkin"
 	"kiosk/models"
 )
@@ -97,42 +98,44 @@ func formatSpan(d time.Duration) string {
 	return d.String()
 }
 
-// visitorPrompt is the one instruction for the visitor in s. The flow's
-// prompts are already plain sentences; this fills the gaps so the screen
-// never shows an empty or internal string.
-func visitorPrompt(s checkin.Snapshot) string {
-	p := strings.TrimSpace(s.Prompt)
-	if p != "" && !strings.HasPrefix(p, "Prompt(") {
-		return p
+// visitorPrompt is the one instruction for the visitor in s, in l. The
+// flow always sets a prompt code; an empty one (a snapshot built by hand)
+// falls back to the stage's own, so the screen never shows a blank.
+func visitorPrompt(c *catalogue.Catalogue, l checkin.Lang, s checkin.Snapshot) string {
+	p := s.Prompt
+	if p == "" {
+		switch s.Stage {
+		case checkin.StageIdle:
+			p = checkin.PromptTap
+		case checkin.StageConsent:
+			p = checkin.PromptConsent
+		case checkin.StageReference:
+			p = checkin.PromptReference
+		case checkin.StageLiveness:
+			p = checkin.PromptKeepStill
+		case checkin.StageDeciding:
+			p = checkin.PromptChecking
+		case checkin.StageResult:
+			p = checkin.ResultPrompt(s.Outcome, s.Reason)
+		case checkin.StageLockedOut:
+			p = checkin.PromptLockedOut
+		default:
+			p = checkin.PromptNoFace
+		}
 	}
-	switch s.Stage {
-	case checkin.StageIdle:
-		return checkin.PromptTap
-	case checkin.StageReference:
-		return checkin.PromptReference
-	case checkin.StageLiveness:
-		return checkin.PromptKeepStill
-	case checkin.StageDeciding:
-		return "Checking…"
-	case checkin.StageResult, checkin.StageLockedOut:
-		return resultMessage(s)
-	}
-	return models.PromptNoFace.String()
+	return c.Prompt(l, p, s.Until)
 }
 
 // resultMessage is the visitor's sentence for a result or lock-out: pass
 // or fail in words, never the reason code or a score.
-func resultMessage(s checkin.Snapshot) string {
-	if s.Message != "" {
-		return s.Message
+func resultMessage(c *catalogue.Catalogue, l checkin.Lang, s checkin.Snapshot) string {
+	switch s.Stage {
+	case checkin.StageLockedOut:
+		return c.Prompt(l, checkin.PromptLockedOut, s.Until)
+	case checkin.StageResult:
+		return c.Prompt(l, checkin.ResultPrompt(s.Outcome, s.Reason), s.Until)
 	}
-	switch {
-	case s.Outcome == checkin.OutcomePass:
-		return checkin.MessagePass
-	case s.Reason == checkin.ReasonTimeout:
-		return checkin.MessageTimeout
-	}
-	return checkin.MessageFail
+	return visitorPrompt(c, l, s)
 }
 
 // cardMode reports whether the reference screen is waiting for an ID card
@@ -142,30 +145,20 @@ func cardMode(s checkin.Snapshot) bool {
 	return s.Stage == checkin.StageReference && s.Card
 }
 
-// Visitor-facing sentences for reference intake problems.
-const (
-	msgBadPhoto   = "We can't use that file. Please choose a JPEG or PNG photo."
-	msgNoFace     = "We couldn't find a face in that photo. Please choose another."
-	msgManyFaces  = "That photo shows more than one face. Please choose a photo of just you."
-	msgNoEnrolled = "Nobody is enrolled on this kiosk yet. Please use your ID photo."
-	msgNoneFound  = "No photos found. Insert the USB stick with your ID photo, then tap Look again."
-	msgTryAgain   = "Something went wrong. Please try again or ask a member of staff."
-)
-
-// photoMessage turns a reference error into a short sentence for the
-// visitor. The Go error never reaches the screen; the caller logs it.
-func photoMessage(err error) string {
+// photoMessage is the visitor's message for a reference error. The Go
+// error never reaches the screen; the caller logs it.
+func photoMessage(err error) catalogue.Key {
 	switch {
 	case errors.Is(err, checkin.ErrBadPhoto):
-		return msgBadPhoto
+		return catalogue.RefBadPhoto
 	case errors.Is(err, models.ErrNoFace):
-		return msgNoFace
+		return catalogue.RefNoFace
 	case errors.Is(err, models.ErrManyFaces):
-		return msgManyFaces
+		return catalogue.RefManyFaces
 	case errors.Is(err, checkin.ErrNoneEnrolled):
-		return msgNoEnrolled
+		return catalogue.RefNoEnrolled
 	}
-	return msgTryAgain
+	return catalogue.RefTryAgain
 }
 
 // pinMessage is the keypad's line after a refused PIN, and until when

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"kiosk/catalogue"
 	"kiosk/checkin"
 	"kiosk/models"
 	"kiosk/store"
@@ -83,7 +85,7 @@ type consoleScreens struct {
 
 	// settings
 	settings checkin.Settings
-	setVals  [3]*widget.Label
+	setVals  [4]*widget.Label
 	setMsg   *widget.Label
 
 	// evidence
@@ -878,6 +880,9 @@ func (a *App) buildSettings() fyne.CanvasObject {
 	stepper(2, "Face match threshold", func(dir int) {
 		c.settings.MatchThreshold = stepThreshold(c.settings.MatchThreshold, dir)
 	})
+	stepper(3, "Visitors start in", func(dir int) {
+		c.settings.Language = stepLanguage(c.settings.Language, dir)
+	})
 	c.setMsg = newWrapped("", theme.SizeNameText, true)
 	c.setMsg.Alignment = fyne.TextAlignLeading
 	save := widget.NewButton("Save", a.op(a.saveSettings))
@@ -908,6 +913,15 @@ func (a *App) drawSettings() {
 	setLabel(a.c.setVals[0], retentionText(s.Retention))
 	setLabel(a.c.setVals[1], formatSpan(s.PurgeInterval))
 	setLabel(a.c.setVals[2], fmt.Sprintf("%.2f", s.MatchThreshold))
+	setLabel(a.c.setVals[3], catalogue.LanguageName[cmp.Or(s.Language, checkin.Languages[0])])
+}
+
+// stepLanguage moves to the next (dir > 0) or previous visitor language,
+// wrapping around.
+func stepLanguage(l checkin.Lang, dir int) checkin.Lang {
+	i := max(slices.Index(checkin.Languages, l), 0)
+	n := len(checkin.Languages)
+	return checkin.Languages[((i+dir)%n+n)%n]
 }
 
 func (a *App) saveSettings() {

@@ -14,22 +14,37 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
+	qrcode "github.com/skip2/go-qrcode"
 
+	"kiosk/catalogue"
 	"kiosk/checkin"
 )
 
 // visitorScreens holds the widgets of the check-in screens.
 type visitorScreens struct {
 	// idle
-	idleTap *tapArea
-	staff   *widget.Button
+	idleTap   *tapArea
+	staff     *widget.Button
+	langs     map[checkin.Lang]*widget.Button
+	largeText *widget.Button
+	contrast  *widget.Button
+
+	// consent
+	noticeTitle *widget.Label
+	noticeBody  *widget.Label
+	noticeQR    fyne.CanvasObject // nil when no NoticeURL is set
+	noticeHint  *widget.Label
+	agree       *widget.Button
+	decline     *widget.Button
 
 	// reference
 	refTitle   *widget.Label
 	refMsg     *widget.Label
+	refMsgKey  catalogue.Key // the message shown, "" for none
 	refChoices *fyne.Container
 	refFiles   *fyne.Container // the file list's buttons
 	refPick    fyne.CanvasObject
+	refPicking bool
 	refButtons []*widget.Button
 	refBusy    bool
 
@@ -44,6 +59,7 @@ type visitorScreens struct {
 
 	// result
 	resPass, resFail fyne.CanvasObject
+	resHead          *widget.Label // the outcome in words
 	resMsg           *widget.Label
 
 	// locked out
@@ -51,28 +67,107 @@ type visitorScreens struct {
 	lockCount *canvas.Text
 }
 
+// button is a visitor button whose label follows the visitor's language.
+func (a *App) button(k catalogue.Key, imp widget.Importance, tap func()) *widget.Button {
+	b := widget.NewButton("", tap)
+	b.Importance = imp
+	a.onLanguage(func() { b.SetText(a.tr(k)) })
+	return b
+}
+
 func (a *App) buildIdle() fyne.CanvasObject {
 	v := &a.v
 	v.idleTap = newTapArea(a.tapIdle)
-	title := newText(checkin.PromptTap, 54, true, colText)
-	sub := newText("Touch anywhere on the screen", 24, false, colMuted)
+	title := a.styled(54, true, false)
+	a.onLanguage(func() { setText(title, a.prompt(checkin.PromptTap)); a.fitTitle(title) })
+	sub := a.styled(24, false, true)
+	a.onLanguage(func() { setText(sub, a.tr(catalogue.IdleTouch)) })
 	pill := canvas.NewRectangle(colPrimary)
 	pill.CornerRadius = 24
+	a.onLook(func(p palette) {
+		pill.FillColor = p.primary
+		title.Color = p.onPrimary
+		pill.Refresh()
+		a.fitTitle(title)
+	})
 	face := newRing(150)
 	face.done.FillColor = colPrimary
 	face.Set(1)
+	a.onLook(func(p palette) { face.done.FillColor = p.primary; face.done.Refresh() })
 	badge := container.NewCenter(container.NewStack(pill, container.NewPadded(container.NewPadded(title))))
 	centre := container.NewCenter(container.NewVBox(container.NewCenter(face.obj), gap(1, 24), badge, gap(1, 12), sub))
 
-	v.staff = widget.NewButton("Staff", a.tapStaff)
-	corner := container.NewBorder(nil, container.NewHBox(spacer(), sized(v.staff, 96, 56)), nil, nil)
+	// The visitor's choices, each at least a 56 px touch target, above
+	// the tap area so tapping them does not start a check-in: the
+	// language in its own name along the top; larger text and high
+	// contrast at the bottom left, staff at the bottom right.
+	v.langs = map[checkin.Lang]*widget.Button{}
+	row := container.NewHBox()
+	for _, l := range checkin.Languages {
+		b := widget.NewButton(catalogue.LanguageName[l], func() { a.setLanguage(l) })
+		v.langs[l] = b
+		row.Add(sized(b, 130, 56))
+	}
+	v.largeText = a.button(catalogue.IdleLargeText, widget.MediumImportance, func() { a.setLook(look{large: !a.look.large, contrast: a.look.contrast}) })
+	v.contrast = a.button(catalogue.IdleContrast, widget.MediumImportance, func() { a.setLook(look{large: a.look.large, contrast: !a.look.contrast}) })
+	v.staff = a.button(catalogue.IdleStaff, widget.MediumImportance, a.tapStaff)
 	if a.o.Console == nil {
 		v.staff.Hide()
 	}
-	return container.NewStack(v.idleTap, centre, container.NewPadded(corner))
+	bottom := container.NewHBox(sized(v.largeText, 96, 56), sized(v.contrast, 96, 56), spacer(), sized(v.staff, 96, 56))
+	a.onLanguage(a.markChoices)
+	a.onLook(func(palette) { a.markChoices() })
+	return container.NewStack(v.idleTap, centre, container.NewPadded(container.NewBorder(container.NewCenter(row), bottom, nil, nil)))
 }
 
-// tapIdle starts a check-in.
+// titleWidth is the widest the idle title may be: it fits the smallest
+// kiosk screen (800 px) with its badge's padding.
+const titleWidth = 700
+
+// fitTitle shrinks a title's text until it fits titleWidth, so a long
+// language never runs off the screen; large text starts larger.
+func (a *App) fitTitle(t *canvas.Text) {
+	for _, s := range a.scalable {
+		if s.t != t {
+			continue
+		}
+		size := s.base * a.look.scale()
+		for size > 24 && fyne.MeasureText(t.Text, size, t.TextStyle).Width > titleWidth {
+			size -= 2
+		}
+		if t.TextSize != size {
+			t.TextSize = size
+			t.Refresh()
+		}
+	}
+}
+
+// markChoices highlights the language and the look in use.
+func (a *App) markChoices() {
+	v := &a.v
+	for l, b := range v.langs {
+		imp := widget.MediumImportance
+		if l == a.lang {
+			imp = widget.HighImportance
+		}
+		if b.Importance != imp {
+			b.Importance = imp
+			b.Refresh()
+		}
+	}
+	for b, on := range map[*widget.Button]bool{v.largeText: a.look.large, v.contrast: a.look.contrast} {
+		imp := widget.MediumImportance
+		if on {
+			imp = widget.HighImportance
+		}
+		if b.Importance != imp {
+			b.Importance = imp
+			b.Refresh()
+		}
+	}
+}
+
+// tapIdle starts a check-in: the notice comes first.
 func (a *App) tapIdle() {
 	f := a.o.Flow
 	if f == nil || a.operator {
@@ -84,37 +179,109 @@ func (a *App) tapIdle() {
 	a.show(f.Snapshot()) // the lock-out screen when Begin refused with ErrLockedOut
 }
 
+// buildConsent is the privacy notice: what is captured, why, for how long
+// and whom to ask, in the visitor's language, with the kiosk's real
+// retention; a QR code to the full notice and the signed retention report
+// when the kiosk is reachable; agree or decline.
+func (a *App) buildConsent() fyne.CanvasObject {
+	v := &a.v
+	v.noticeTitle = newWrapped("", theme.SizeNameHeadingText, true)
+	v.noticeBody = widget.NewLabel("")
+	v.noticeBody.Wrapping = fyne.TextWrapWord
+	v.noticeHint = newWrapped("", theme.SizeNameCaptionText, false)
+	a.onLanguage(func() {
+		t := a.cat.Notice(a.lang, a.notice(), a.o.Retention)
+		setLabel(v.noticeTitle, t.Title)
+		setLabel(v.noticeBody, t.Body)
+		hint := catalogue.ConsentNoQR
+		if v.noticeQR != nil {
+			hint = catalogue.ConsentQR
+		}
+		setLabel(v.noticeHint, a.tr(hint))
+	})
+	v.decline = a.button(catalogue.ConsentDecline, widget.MediumImportance, a.tapDecline)
+	v.agree = a.button(catalogue.ConsentAgree, widget.HighImportance, a.tapAgree)
+	buttons := container.NewGridWithColumns(2, sized(v.decline, 200, 64), sized(v.agree, 200, 64))
+
+	side := container.NewVBox(wrapped(v.noticeHint, 220))
+	if a.o.NoticeURL != "" {
+		if png, err := qrcode.Encode(a.o.NoticeURL, qrcode.Medium, 220); err == nil {
+			img := canvas.NewImageFromResource(fyne.NewStaticResource("notice-qr.png", png))
+			img.FillMode = canvas.ImageFillContain
+			img.SetMinSize(fyne.NewSize(220, 220))
+			v.noticeQR = img
+			side = container.NewVBox(img, wrapped(v.noticeHint, 220))
+		} else {
+			a.log.Warn("the notice QR code cannot be drawn; the notice says to ask staff instead", "err", err.Error())
+		}
+	}
+	body := container.NewVScroll(container.NewPadded(v.noticeBody))
+	return container.NewPadded(container.NewBorder(container.NewPadded(v.noticeTitle), container.NewPadded(buttons), nil,
+		container.NewPadded(side), body))
+}
+
+func (a *App) tapAgree() {
+	if a.o.Flow == nil {
+		return
+	}
+	if err := a.o.Flow.Agree(a.lang); err != nil {
+		a.log.Warn("agreeing to the notice failed", "err", err.Error())
+	}
+	a.show(a.o.Flow.Snapshot())
+}
+
+func (a *App) tapDecline() {
+	if a.o.Flow == nil {
+		return
+	}
+	ctx, cancel := a.ctx()
+	defer cancel()
+	if err := a.o.Flow.Decline(ctx); err != nil {
+		a.log.Warn("declining the notice failed", "err", err.Error())
+	}
+	a.show(a.o.Flow.Snapshot())
+}
+
 func (a *App) buildReference() fyne.CanvasObject {
 	v := &a.v
-	v.refTitle = newWrapped(checkin.PromptReference, theme.SizeNameHeadingText, true)
+	v.refTitle = newWrapped("", theme.SizeNameHeadingText, true)
 	v.refMsg = newWrapped("", theme.SizeNameText, true)
 	v.refMsg.Importance = widget.WarningImportance
 	v.refMsg.Hide()
+	a.onLanguage(func() {
+		title := a.prompt(checkin.PromptReference)
+		if v.refPicking {
+			title = a.tr(catalogue.RefChoose)
+		}
+		setLabel(v.refTitle, title)
+		if v.refMsgKey != "" {
+			setLabel(v.refMsg, a.tr(v.refMsgKey))
+		}
+	})
 
-	big := func(label string, imp widget.Importance, tap func()) fyne.CanvasObject {
-		b := widget.NewButton(label, tap)
-		b.Importance = imp
+	big := func(k catalogue.Key, imp widget.Importance, tap func()) fyne.CanvasObject {
+		b := a.button(k, imp, tap)
 		v.refButtons = append(v.refButtons, b)
 		return sized(b, 460, 64)
 	}
 	v.refChoices = container.NewVBox()
 	if a.o.PhotoReference != nil {
-		v.refChoices.Add(big("Import ID photo", widget.HighImportance, a.tapImport))
+		v.refChoices.Add(big(catalogue.RefImport, widget.HighImportance, a.tapImport))
 	}
 	if a.o.Flow != nil {
-		v.refChoices.Add(big("Hold up ID card", widget.HighImportance, a.tapCard))
+		v.refChoices.Add(big(catalogue.RefCard, widget.HighImportance, a.tapCard))
 	}
 	if a.o.EnrolledReference != nil {
-		v.refChoices.Add(big("I'm enrolled", widget.HighImportance, a.tapEnrolled))
+		v.refChoices.Add(big(catalogue.RefEnrolled, widget.HighImportance, a.tapEnrolled))
 	}
 	if a.o.DemoPhoto != nil && a.o.PhotoReference != nil {
-		v.refChoices.Add(big("Use the demo ID photo", widget.MediumImportance, func() { a.usePhoto(a.o.DemoPhoto) }))
+		v.refChoices.Add(big(catalogue.RefDemo, widget.MediumImportance, func() { a.usePhoto(a.o.DemoPhoto) }))
 	}
-	v.refChoices.Add(big("Cancel", widget.MediumImportance, a.tapCancel))
+	v.refChoices.Add(big(catalogue.Cancel, widget.MediumImportance, a.tapCancel))
 
 	v.refFiles = container.NewVBox()
-	again := widget.NewButton("Look again", a.tapImport)
-	back := widget.NewButton("Back", a.showChoices)
+	again := a.button(catalogue.RefAgain, widget.MediumImportance, a.tapImport)
+	back := a.button(catalogue.RefBack, widget.MediumImportance, a.showChoices)
 	v.refButtons = append(v.refButtons, again, back)
 	v.refPick = container.NewBorder(nil, container.NewGridWithColumns(2, sized(again, 200, 64), sized(back, 200, 64)), nil, nil,
 		container.NewVScroll(v.refFiles))
@@ -129,16 +296,19 @@ func (a *App) showChoices() {
 	v := &a.v
 	v.refPick.Hide()
 	v.refChoices.Show()
-	setLabel(v.refTitle, checkin.PromptReference)
+	v.refPicking = false
+	setLabel(v.refTitle, a.prompt(checkin.PromptReference))
 	a.refMessage("")
 }
 
-// refMessage shows a sentence under the title (empty hides it).
-func (a *App) refMessage(s string) {
-	setLabel(a.v.refMsg, s)
-	if s == "" {
+// refMessage shows a message under the title ("" hides it).
+func (a *App) refMessage(k catalogue.Key) {
+	a.v.refMsgKey = k
+	if k == "" {
+		setLabel(a.v.refMsg, "")
 		a.v.refMsg.Hide()
 	} else {
+		setLabel(a.v.refMsg, a.tr(k))
 		a.v.refMsg.Show()
 	}
 	a.relayout()
@@ -220,7 +390,7 @@ func (a *App) tapImport() {
 			data, err := readPhoto(path)
 			if err != nil {
 				a.log.Warn("reading the imported photo failed", "err", err.Error())
-				a.refMessage(msgBadPhoto)
+				a.refMessage(catalogue.RefBadPhoto)
 				return
 			}
 			a.usePhoto(data)
@@ -232,9 +402,10 @@ func (a *App) tapImport() {
 	}
 	v.refChoices.Hide()
 	v.refPick.Show()
-	setLabel(v.refTitle, "Choose your ID photo")
+	v.refPicking = true
+	setLabel(v.refTitle, a.tr(catalogue.RefChoose))
 	if len(files) == 0 {
-		a.refMessage(msgNoneFound)
+		a.refMessage(catalogue.RefNoneFound)
 	} else {
 		a.refMessage("")
 	}
@@ -247,7 +418,7 @@ func (a *App) usePhoto(data []byte) {
 		return
 	}
 	a.setRefBusy(true)
-	a.refMessage("Reading your photo…")
+	a.refMessage(catalogue.RefReading)
 	a.async(func() {
 		ref, err := a.o.PhotoReference(data)
 		if ref != nil {
@@ -303,10 +474,17 @@ func (a *App) buildLive() fyne.CanvasObject {
 	v.ring = newRing(72)
 	v.liveRing = v.ring.obj
 	v.liveMsg = newWrapped("", theme.SizeNameSubHeadingText, true)
-	v.liveCancel = widget.NewButton("Cancel", a.tapCancel)
+	a.onLanguage(func() {
+		if a.screen == screenLive {
+			setLabel(v.liveMsg, visitorPrompt(a.cat, a.lang, a.snap))
+		}
+	})
+	v.liveCancel = a.button(catalogue.Cancel, widget.MediumImportance, a.tapCancel)
 	bar := container.NewBorder(nil, nil, container.NewCenter(container.NewPadded(v.liveRing)), container.NewCenter(sized(v.liveCancel, 130, 60)),
 		container.NewVBox(spacer(), v.liveMsg, spacer()))
-	panel := container.NewStack(canvas.NewRectangle(colPanel), sized(container.NewPadded(bar), 1, 112))
+	bg := canvas.NewRectangle(colPanel)
+	a.onLook(func(p palette) { bg.FillColor = p.panel; bg.Refresh() })
+	panel := container.NewStack(bg, sized(container.NewPadded(bar), 1, 112))
 	v.flash = canvas.NewRectangle(colBlack)
 	v.flash.Hide()
 	return container.NewBorder(nil, panel, nil, nil, container.NewStack(canvas.NewRectangle(colBlack), v.video, v.guide.raster, v.flash))
@@ -315,35 +493,69 @@ func (a *App) buildLive() fyne.CanvasObject {
 func (a *App) buildDeciding() fyne.CanvasObject {
 	r := newRing(160)
 	r.Set(1)
-	msg := newText("Checking…", 40, true, colText)
-	sub := newText("This takes a moment", 24, false, colMuted)
+	msg := a.styled(40, true, false)
+	sub := a.styled(24, false, true)
+	a.onLanguage(func() {
+		setText(msg, a.prompt(checkin.PromptChecking))
+		setText(sub, a.tr(catalogue.DecidingMoment))
+	})
 	return container.NewCenter(container.NewVBox(container.NewCenter(r.obj), gap(1, 16), msg, sub))
 }
 
 func (a *App) buildResult() fyne.CanvasObject {
 	v := &a.v
 	v.resPass, v.resFail = newTick(180), newBang(180)
-	v.resMsg = newWrapped("", theme.SizeNameHeadingText, true)
+	v.resHead = newWrapped("", theme.SizeNameHeadingText, true)
+	v.resMsg = newWrapped("", theme.SizeNameSubHeadingText, false)
+	a.onLanguage(func() {
+		if a.screen == screenResult {
+			a.setResultText(a.snap)
+		}
+	})
 	marks := container.NewCenter(container.NewStack(v.resPass, v.resFail))
-	return container.NewCenter(container.NewVBox(marks, gap(1, 16), wrapped(v.resMsg, 660)))
+	return container.NewCenter(container.NewVBox(marks, gap(1, 12), wrapped(v.resHead, 660), wrapped(v.resMsg, 660)))
+}
+
+// setResultText says the outcome in words (not only in colour) and the
+// sentence that goes with it.
+func (a *App) setResultText(s checkin.Snapshot) bool {
+	head := catalogue.ResultFail
+	if s.Outcome == checkin.OutcomePass {
+		head = catalogue.ResultPass
+	}
+	c1 := setLabel(a.v.resHead, a.tr(head))
+	c2 := setLabel(a.v.resMsg, resultMessage(a.cat, a.lang, s))
+	return c1 || c2
 }
 
 func (a *App) buildLocked() fyne.CanvasObject {
 	v := &a.v
 	v.lockMsg = newWrapped("", theme.SizeNameSubHeadingText, true)
-	v.lockCount = newText("", 26, false, colMuted)
+	v.lockCount = a.styled(26, false, true)
+	a.onLanguage(func() {
+		if a.screen == screenLocked {
+			setLabel(v.lockMsg, resultMessage(a.cat, a.lang, a.snap))
+			a.updateLockCount()
+		}
+	})
 	return container.NewCenter(container.NewVBox(container.NewCenter(newPadlock(120, colFail)), gap(1, 16), wrapped(v.lockMsg, 660), gap(1, 8), v.lockCount))
 }
 
-// show draws the visitor screen for snapshot s. It is pure in s and the
-// clock: the same snapshot always draws the same screen. Older snapshots
-// (from a frame overtaken by a tap) are ignored. While operator mode owns
-// the screen it only remembers s.
+// show draws the visitor screen for snapshot s. It is pure in s, the
+// visitor's language and look, and the clock: the same snapshot always
+// draws the same screen. Older snapshots (from a frame overtaken by a tap)
+// are ignored. While operator mode owns the screen it only remembers s.
+// When a check-in has ended and the flow is idle again, the language and
+// the look go back to the kiosk's defaults for the next visitor.
 func (a *App) show(s checkin.Snapshot) {
 	if a.haveSnap && s.Version < a.snap.Version {
 		return
 	}
+	ended := a.haveSnap && a.snap.Stage != checkin.StageIdle && s.Stage == checkin.StageIdle
 	a.snap, a.haveSnap = s, true
+	if ended {
+		a.resetVisitor()
+	}
 	if a.operator {
 		return
 	}
@@ -351,6 +563,8 @@ func (a *App) show(s checkin.Snapshot) {
 	switch s.Stage {
 	case checkin.StageIdle:
 		a.setScreen(screenIdle)
+	case checkin.StageConsent:
+		a.setScreen(screenConsent)
 	case checkin.StageReference:
 		if cardMode(s) {
 			a.showLive(s, guideCard, colGuide)
@@ -375,13 +589,13 @@ func (a *App) show(s checkin.Snapshot) {
 			v.resPass.Hide()
 			v.resFail.Show()
 		}
-		changed := setLabel(v.resMsg, resultMessage(s))
+		changed := a.setResultText(s)
 		a.setScreen(screenResult)
 		if changed {
 			a.relayout()
 		}
 	case checkin.StageLockedOut:
-		changed := setLabel(v.lockMsg, resultMessage(s))
+		changed := setLabel(v.lockMsg, resultMessage(a.cat, a.lang, s))
 		a.updateLockCount()
 		a.setScreen(screenLocked)
 		if changed {
@@ -405,9 +619,9 @@ func (a *App) showLive(s checkin.Snapshot, shape guideShape, col color.NRGBA) {
 	} else if v.flash.Visible() {
 		v.flash.Hide()
 	}
-	msg := visitorPrompt(s)
+	msg := visitorPrompt(a.cat, a.lang, s)
 	size := theme.SizeNameSubHeadingText
-	if len(msg) > 48 {
+	if len([]rune(msg)) > 48 {
 		size = theme.SizeNameText // three lines at most in the bar
 	}
 	if v.liveMsg.SizeName != size {
@@ -434,5 +648,5 @@ func (a *App) updateLockCount() {
 		setText(a.v.lockCount, "")
 		return
 	}
-	setText(a.v.lockCount, "Check-in resumes in "+formatCountdown(a.snap.Until.Sub(a.o.Now())))
+	setText(a.v.lockCount, a.cat.Text(a.lang, catalogue.LockedResumes, map[string]any{"Countdown": formatCountdown(a.snap.Until.Sub(a.o.Now()))}))
 }

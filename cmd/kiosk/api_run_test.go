@@ -82,9 +82,19 @@ func TestRunServesCheckInAPI(t *testing.T) {
 	// post checks a visitor in and waits for the result: a check-in still
 	// running when the server's wait ends (202, on a loaded machine) is
 	// waited for again, for as long as it takes.
+	// The integration shows the visitor the kiosk's notice and sends its
+	// version as their consent; without it nothing is processed.
+	nr, nb := call("GET", "/api/notice", "", nil)
+	version, _ := nb["notice_sha256"].(string)
+	if nr.StatusCode != http.StatusOK || len(version) != 64 {
+		t.Fatalf("GET /api/notice = %d %v; want the notice and its version", nr.StatusCode, nb)
+	}
+	if resp, body := call("POST", "/v1/checkins?wait=60s", token, photo); resp.StatusCode != http.StatusBadRequest || body["code"] != "consent_required" {
+		t.Errorf("POST without consent = %d %v; want 400 consent_required", resp.StatusCode, body)
+	}
 	post := func(tok string) (*http.Response, map[string]any) {
 		t.Helper()
-		resp, body := call("POST", "/v1/checkins?wait=60s", tok, photo)
+		resp, body := call("POST", "/v1/checkins?wait=60s&language=de&consent="+version, tok, photo)
 		for end := time.Now().Add(5 * time.Minute); resp.StatusCode == http.StatusAccepted && time.Now().Before(end); {
 			resp, body = call("GET", fmt.Sprintf("/v1/checkins/%v?wait=60s", body["checkin"]), tok, nil)
 		}

@@ -35,6 +35,11 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "kiosk serve: %v\n", err)
 		return exitBadInput
 	}
+	notice, err := loadNotice(cfg)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "kiosk serve: %v\n", err)
+		return exitBadInput
+	}
 	metrics := api.NewMetrics()
 	v, err := openVault(ctx, cfg.dataDir, &rf, log, metrics.ObservePurge, false)
 	if v == nil {
@@ -51,7 +56,14 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "kiosk serve: %v\n", err)
 		return exitFailure
 	}
-	h := api.NewHandler(api.Options{Retention: evidence.NewHandler(b, v.retention.Snapshot, evidence.HandlerOptions{Logger: log}), Metrics: metrics})
+	retention := func() time.Duration {
+		if p := v.store.Policy(); !p.Ephemeral {
+			return p.Retention
+		}
+		return 0
+	}
+	h := api.NewHandler(api.Options{Retention: evidence.NewHandler(b, v.retention.Snapshot, evidence.HandlerOptions{Logger: log}), Metrics: metrics,
+		Notice: notice, NoticeRetention: retention})
 	srv, err := startAPI(h, *listen, *certFile, *keyFile)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "kiosk serve: %v\n", err)

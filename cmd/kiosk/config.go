@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"kiosk/checkin"
 	"kiosk/internal/safelog"
 )
 
@@ -19,6 +20,7 @@ type config struct {
 	sharedDir string
 	logFormat string
 	logLevel  string
+	notice    string
 }
 
 // addCommonFlags registers the shared flags on fs, with defaults read from
@@ -31,6 +33,8 @@ func addCommonFlags(fs *flag.FlagSet, e *env) *config {
 		"model cache directory (env KIOSK_MODELS_DIR)")
 	fs.StringVar(&c.sharedDir, "shared-dir", firstNonEmpty(e.getenv("KIOSK_SHARED_DIR"), findSharedDir(sharedDirCandidates())),
 		"shared folder holding models/ and data/: a model source and the demo's sample face (env KIOSK_SHARED_DIR; default ../shared beside the repository)")
+	fs.StringVar(&c.notice, "notice", firstNonEmpty(e.getenv("KIOSK_NOTICE"), ""),
+		"the privacy notice visitors agree to, JSON in every visitor language (docs/consent.md); default DATA_DIR/notice.json if present, else the built-in one (env KIOSK_NOTICE)")
 	fs.StringVar(&c.logFormat, "log-format", firstNonEmpty(e.getenv("KIOSK_LOG_FORMAT"), "text"), "log format: text or json")
 	fs.StringVar(&c.logLevel, "log-level", firstNonEmpty(e.getenv("KIOSK_LOG_LEVEL"), "info"), "log level: debug, info, warn, error")
 	return c
@@ -87,6 +91,22 @@ func findSharedDir(candidates []string) string {
 		}
 	}
 	return ""
+}
+
+// loadNotice reads the operator's notice (--notice, or DATA_DIR/notice.json
+// when present), or returns the built-in one. A notice file that is there
+// but invalid is an error: the kiosk must not show visitors a notice the
+// operator did not mean.
+func loadNotice(c *config) (*checkin.Notice, error) {
+	path := c.notice
+	if path == "" {
+		p := filepath.Join(c.dataDir, "notice.json")
+		if _, err := os.Stat(p); err != nil {
+			return checkin.DefaultNotice(), nil
+		}
+		path = p
+	}
+	return checkin.LoadNotice(path)
 }
 
 func defaultDataDir(e *env) string {

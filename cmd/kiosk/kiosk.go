@@ -34,6 +34,7 @@ type station struct {
 	metrics  *api.Metrics
 	evidence *evidence.Handler
 	settings checkin.Settings
+	notice   *checkin.Notice
 
 	mu      sync.Mutex
 	gallery *models.Gallery // replaced, never mutated, on enrolment
@@ -61,6 +62,10 @@ type kioskOptions struct {
 	// now is the check-in flow's clock (time.Now if nil): a FrameClock
 	// when frames come unpaced from a file or the generator.
 	now func() time.Time
+	// notice is the privacy notice visitors agree to.
+	notice *checkin.Notice
+	// language is --language: the visitor language each visitor starts in.
+	language checkin.Lang
 }
 
 // loadMatcher loads and verifies the three face models.
@@ -109,12 +114,15 @@ func openKiosk(ctx context.Context, o kioskOptions, log *slog.Logger) (*station,
 	}
 
 	// Operator settings apply at start, unless a flag says otherwise.
-	k.settings = checkin.Settings{Retention: o.rf.retention, PurgeInterval: o.rf.purgeInterval, MatchThreshold: o.matchThreshold}
+	k.settings = checkin.Settings{Retention: o.rf.retention, PurgeInterval: o.rf.purgeInterval, MatchThreshold: o.matchThreshold, Language: o.language}
 	if saved, err := checkin.LoadSettings(ctx, v.store, k.settings); err != nil {
 		log.Warn("saved settings ignored", "err", err.Error())
 	} else if saved.Validate() == nil {
 		if !o.explicit["match-threshold"] {
 			k.settings.MatchThreshold = saved.MatchThreshold
+		}
+		if !o.explicit["language"] && saved.Language != "" {
+			k.settings.Language = saved.Language
 		}
 		if (saved.Retention != o.rf.retention && !o.explicit["retention"]) || (saved.PurgeInterval != o.rf.purgeInterval && !o.explicit["purge-interval"]) {
 			rf := *o.rf
@@ -138,8 +146,9 @@ func openKiosk(ctx context.Context, o kioskOptions, log *slog.Logger) (*station,
 	if err := k.loadGallery(ctx); err != nil {
 		log.Warn("enrolled people not loaded: enrolled check-in is unavailable", "err", err.Error())
 	}
+	k.notice = o.notice
 	k.flow, err = checkin.NewFlow(checkin.Options{Matcher: m, Records: v.store, Logger: log, Now: o.now, StoreFaceCrop: o.storeFaceCrop,
-		ScreenChallenge: o.screenChallenge, OnResult: k.observe})
+		ScreenChallenge: o.screenChallenge, OnResult: k.observe, OnDecline: k.metrics.ObserveDecline, Notice: o.notice})
 	if err != nil {
 		return fail(err)
 	}
@@ -154,6 +163,15 @@ func openKiosk(ctx context.Context, o kioskOptions, log *slog.Logger) (*station,
 	}
 	k.evidence = evidence.NewHandler(b, v.retention.Snapshot, evidence.HandlerOptions{Logger: log})
 	return k, nil
+}
+
+// retention is what the store keeps a record for, as the privacy notice
+// states it: 0 in ephemeral mode, where nothing is kept.
+func (k *station) retention() time.Duration {
+	if p := k.vault.store.Policy(); !p.Ephemeral {
+		return p.Retention
+	}
+	return 0
 }
 
 // close releases everything in reverse order of opening.

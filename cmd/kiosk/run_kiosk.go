@@ -19,6 +19,7 @@ import (
 
 	"kiosk/api"
 	"kiosk/capture"
+	"kiosk/catalogue"
 	"kiosk/checkin"
 	"kiosk/models"
 	"kiosk/ui"
@@ -45,6 +46,8 @@ type runFlags struct {
 	storeFaceCrop      bool
 	matchThreshold     float64
 	screenChallenge    bool
+	noticeURL          string
+	language           string
 }
 
 func (r *runFlags) register(fs *flag.FlagSet) {
@@ -65,6 +68,25 @@ func (r *runFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&r.storeFaceCrop, "store-face-crop", true, "keep the live face crop (sealed) in each record, for operator review")
 	fs.BoolVar(&r.screenChallenge, "screen-challenge", false, "after a live pulse, flash a random colour sequence the face must reflect (defeats replayed video; adds about 3.3 s)")
 	fs.Float64Var(&r.matchThreshold, "match-threshold", models.DefaultMatchThreshold, "cosine similarity at or above which faces match (docs/matching.md)")
+	fs.StringVar(&r.noticeURL, "notice-url", "", "where a visitor's phone reaches this kiosk's full privacy notice and signed retention report (the local API's /privacy as the LAN sees it), shown as a QR code on the notice; default: derived from a --listen address a phone can reach, else no QR code")
+	fs.StringVar(&r.language, "language", "", "the visitor language each visitor starts in: en, de, fr or es (default: the operator's setting, else en)")
+}
+
+// noticeURL is where the notice's QR code points: --notice-url, or the
+// API's /privacy when --listen names a specific address beyond loopback
+// (served with TLS, as checkListen requires). Empty: no QR code.
+func noticeURL(r runFlags) string {
+	if r.noticeURL != "" {
+		return r.noticeURL
+	}
+	host, _, err := net.SplitHostPort(r.listen)
+	if err != nil || host == "" || r.tlsCert == "" {
+		return ""
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsLoopback() || ip.IsUnspecified() {
+		return ""
+	}
+	return "https://" + r.listen + "/privacy"
 }
 
 func runRun(ctx context.Context, e *env, args []string) int {
@@ -110,6 +132,18 @@ func runRun(ctx context.Context, e *env, args []string) int {
 		r.autoCheckin = true
 	}
 
+	var lang checkin.Lang
+	if r.language != "" {
+		if lang, err = checkin.ParseLang(r.language); err != nil {
+			fmt.Fprintf(e.stderr, "kiosk run: --language: %v\n", err)
+			return exitBadInput
+		}
+	}
+	notice, err := loadNotice(cfg)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "kiosk run: %v\n", err)
+		return exitBadInput
+	}
 	if r.checkins < 0 {
 		fmt.Fprintf(e.stderr, "kiosk run: --checkins %d: want 0 (no limit) or more\n", r.checkins)
 		return exitBadInput
@@ -120,7 +154,7 @@ func runRun(ctx context.Context, e *env, args []string) int {
 	clock := &checkin.FrameClock{}
 	k, err := openKiosk(ctx, kioskOptions{dataDir: cfg.dataDir, modelsDir: cfg.modelsDir, inputSize: r.inputSize, rf: &rf,
 		explicit: explicit, kioskID: r.kioskID, storeFaceCrop: r.storeFaceCrop, demoPIN: demoPINFor(sf.demo), screenChallenge: r.screenChallenge,
-		matchThreshold: float32(r.matchThreshold), now: clock.Now}, log)
+		matchThreshold: float32(r.matchThreshold), now: clock.Now, notice: notice, language: lang}, log)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -165,21 +199,23 @@ func runRun(ctx context.Context, e *env, args []string) int {
 		ctx, cancel = context.WithTimeout(ctx, r.duration)
 		defer cancel()
 	}
-	var warnings []string
+	// Banners on every screen, in the visitor's language; the log says
+	// the same in full.
+	var warnings []catalogue.Key
 	if !k.vault.custody.Kind().Secure() {
-		warnings = append(warnings, "Software TPM: not secure")
+		warnings = append(warnings, catalogue.WarnSoftwareTPM)
+		log.Warn("Software TPM: not secure")
 	}
 	if standIn {
-		warnings = append(warnings, "Demo: "+label+", not a camera")
+		warnings = append(warnings, catalogue.WarnDemo)
+		log.Warn("Demo: " + label + ", not a camera")
 	}
 	if h := k.vault.store.Health(); !h.OK {
-		warnings = append(warnings, "Records are not being stored: "+h.Reason)
+		warnings = append(warnings, catalogue.WarnNotStored)
+		log.Warn("Records are not being stored: " + h.Reason)
 	}
 	log.Info("kiosk starting", "source", label, "version", version, "ui", !headless, "tpm", k.vault.custody.Kind().String(),
-		"retention", k.settings.Retention.String())
-	for _, w := range warnings {
-		log.Warn(w)
-	}
+		"retention", k.settings.Retention.String(), "language", string(k.settings.Language), "notice", short(k.notice.Version()))
 	loop := &checkin.Loop{Flow: k.flow, Source: src}
 	if frameClock {
 		loop.Clock = clock
@@ -323,7 +359,8 @@ func (s *apiServer) stop() {
 // returns a function that shuts it down.
 func serveAPI(k *station, loop *checkin.Loop, r runFlags, dataDir string, log *slog.Logger) (func(), string, error) {
 	h := api.NewHandler(api.Options{Retention: k.evidence, Metrics: k.metrics, CheckIns: k.flow,
-		Tokens: api.NewTokenFile(filepath.Join(dataDir, api.TokenFileName), nil), Logger: log})
+		Tokens: api.NewTokenFile(filepath.Join(dataDir, api.TokenFileName), nil), Logger: log,
+		Notice: k.notice, NoticeRetention: k.retention})
 	srv, err := startAPI(h, r.listen, r.tlsCert, r.tlsKey)
 	if err != nil {
 		return nil, "", err
@@ -381,7 +418,10 @@ func runHeadless(ctx context.Context, k *station, loop *checkin.Loop, notify *sd
 func autoCheckin(ctx context.Context, flow *checkin.Flow, photo []byte, log *slog.Logger) {
 	for ctx.Err() == nil {
 		start := time.Now()
-		n, err := flow.SubmitPhoto(photo, "", "")
+		// The generated visitor is nobody; the demo attests the notice
+		// on its behalf, marked as such in the (sealed) record.
+		consent := checkin.Consent{Notice: flow.Notice().Version(), At: time.Now().UTC(), Language: checkin.Languages[0], Via: checkin.ConsentDemo}
+		n, err := flow.SubmitPhoto(photo, "", "", consent)
 		if errors.Is(err, checkin.ErrBusy) || errors.Is(err, checkin.ErrLockedOut) {
 			select {
 			case <-time.After(time.Second):
@@ -407,7 +447,7 @@ func autoCheckin(ctx context.Context, flow *checkin.Flow, photo []byte, log *slo
 }
 
 // uiOptions binds the screens to the kiosk.
-func uiOptions(k *station, loop *checkin.Loop, label string, cfg *config, warnings []string, demoPhoto []byte, r runFlags) ui.AppOptions {
+func uiOptions(k *station, loop *checkin.Loop, label string, cfg *config, warnings []catalogue.Key, demoPhoto []byte, r runFlags) ui.AppOptions {
 	var dirs []string
 	for _, d := range strings.Split(r.importDirs, ",") {
 		if d = strings.TrimSpace(d); d != "" {
@@ -418,6 +458,7 @@ func uiOptions(k *station, loop *checkin.Loop, label string, cfg *config, warnin
 	return ui.AppOptions{
 		Flow: k.flow, Console: k.console, PhotoReference: k.photoReference, EnrolledReference: k.enrolledReference,
 		ImportDirs: dirs, DemoPhoto: demoPhoto, Warnings: warnings, Evidence: k.evidenceView,
+		Language: k.settings.Language, Retention: k.retention(), NoticeURL: noticeURL(r),
 		Diagnostics: func(ctx context.Context) []ui.DiagLine { return k.diagnostics(ctx, loop.Stats(), label, cfg) },
 		Settings: func(ctx context.Context) (checkin.Settings, error) {
 			return checkin.LoadSettings(ctx, k.vault.store, k.settings)

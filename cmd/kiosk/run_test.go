@@ -200,7 +200,7 @@ func TestUICheckInUnderXvfb(t *testing.T) {
 	// Paced like a camera, but on the frames' own clock: a busy machine
 	// plays the demo video slower instead of dropping frames, so the pulse
 	// window sees every frame and the outcome does not depend on load.
-	cmd := selfCommand(t, vars, "run", "--demo", "--frame-clock", "--listen", "", "--log-level", "debug", "--duration", "10m")
+	cmd := selfCommand(t, vars, "run", "--demo", "--frame-clock", "--language", "de", "--listen", "", "--log-level", "debug", "--duration", "10m")
 	var out bytes.Buffer
 	logs := &logWatch{}
 	cmd.Stdout, cmd.Stderr = &out, logs
@@ -294,7 +294,11 @@ func TestUICheckInUnderXvfb(t *testing.T) {
 	idle := shoot("01-idle.png")
 	b := idle.Bounds()
 	start := time.Now()
-	tapUntil(b.Dx()/2, b.Dy()/2, "check-in stage", "stage=reference")
+	tapUntil(b.Dx()/2, b.Dy()/2, "check-in stage", "stage=consent")
+	// The privacy notice, in German (--language de): agree.
+	consent := shootUntil("02-consent.png", func(img image.Image) bool { _, _, ok := agreeButton(img); return ok })
+	ax, ay, _ := agreeButton(consent)
+	tapUntil(ax, ay, "check-in stage", "stage=reference")
 	ref := shootUntil("02-reference.png", func(img image.Image) bool { _, _, ok := demoButton(img); return ok })
 	x, y, ok := demoButton(ref)
 	if !ok {
@@ -344,6 +348,20 @@ func TestUICheckInUnderXvfb(t *testing.T) {
 	if out, err := timed.CombinedOutput(); err != nil {
 		t.Errorf("kiosk run --duration 3s under Xvfb: %v\n%s", err, out)
 	}
+}
+
+// agreeButton finds "Ich stimme zu" on the notice: the blue (primary)
+// button at the bottom right.
+func agreeButton(img image.Image) (x, y int, ok bool) {
+	b := img.Bounds()
+	x = b.Min.X + b.Dx()*3/4
+	for yy := b.Max.Y - 1; yy > b.Min.Y+b.Dy()*3/4; yy-- {
+		r, g, bl, _ := img.At(x, yy).RGBA()
+		if r>>8 >= 0x10 && r>>8 <= 0x30 && g>>8 >= 0x60 && g>>8 <= 0x80 && bl>>8 >= 0xd8 { // #1F6FEB
+			return x, yy - 20, true
+		}
+	}
+	return 0, 0, false
 }
 
 // demoButton finds "Use the demo ID photo" on the reference screen: the
