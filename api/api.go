@@ -6,6 +6,11 @@
 //   - GET /metrics: Prometheus exposition of aggregate counters only
 //     (Metrics; hook Metrics.ObserveCheckIn to checkin.Options.OnResult);
 //   - GET /healthz;
+//   - GET /api/attestation and POST /api/attestation/activate: the TPM's
+//     proof that the evidence signing key lives in it, and credential
+//     activation for a verifier's one-time check of the attestation key
+//     (a TPM command per request, rate-limited per address, as is
+//     /api/retention?nonce=);
 //   - GET /api/notice and GET /privacy: the privacy notice visitors agree
 //     to, as JSON for integrations and as a page for a visitor's phone
 //     (the consent screen's QR code), with the kiosk's retention stated;
@@ -37,6 +42,7 @@ import (
 
 	"kiosk/catalogue"
 	"kiosk/checkin"
+	"kiosk/evidence"
 	"kiosk/internal/safelog"
 )
 
@@ -63,6 +69,15 @@ type Options struct {
 	// presentation attack, and pass/fail with a reason code is what an
 	// integration acts on.
 	ExposeScores bool
+	// Attestation serves GET /api/attestation: the bundle tying the
+	// evidence signing key to this TPM (tpmkeys.Custody.Attestation); nil
+	// leaves it out. Wrap ErrNoAttestation when the TPM cannot attest.
+	Attestation func() (any, error)
+	// Activate serves POST /api/attestation/activate: credential
+	// activation for a verifier that checks the AK once
+	// (tpmkeys.Custody.ActivateCredential); wrap ErrActivationRejected
+	// when the TPM refuses the credential.
+	Activate func(evidence.ActivationChallenge) (evidence.ActivationResponse, error)
 	// Notice serves GET /api/notice and GET /privacy; nil leaves them out.
 	Notice *checkin.Notice
 	// NoticeRetention is the retention the notice states (0: nothing is
@@ -92,8 +107,16 @@ func NewHandler(o Options) http.Handler {
 	}
 	o.Limits.defaults()
 	mux := http.NewServeMux()
+	tpmLimit := &addressLimit{lim: newLimiter(o.Limits.PerIP, o.Limits.MaxClients), now: o.Now}
 	if o.Retention != nil {
-		mux.Handle("GET /api/retention", o.Retention)
+		mux.Handle("GET /api/retention", tpmLimit.limitNonce(o.Retention))
+	}
+	if o.Attestation != nil {
+		a := &attestation{bundle: o.Attestation, activate: o.Activate, limits: tpmLimit, log: o.Logger}
+		mux.HandleFunc("GET /api/attestation", a.get)
+		if o.Activate != nil {
+			mux.HandleFunc("POST /api/attestation/activate", a.post)
+		}
 	}
 	if o.Metrics != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(o.Metrics.reg, promhttp.HandlerOpts{}))

@@ -36,6 +36,14 @@ type Metrics struct {
 	// Declined counts visitors who said no to the privacy notice; fed
 	// by ObserveDecline.
 	Declined prometheus.Counter
+	// The state the fleet's alert rules compare against (build/monitoring):
+	// the TPM's kind, the policy, when the last purge finished, and
+	// whether the camera loop is meant to run.
+	tpmInfo       *prometheus.GaugeVec
+	retention     prometheus.Gauge
+	purgeInterval prometheus.Gauge
+	lastPurge     prometheus.Gauge
+	cameraRunning prometheus.Gauge
 
 	frames, dropped atomic.Uint64
 	holdings        holdingsCache
@@ -113,6 +121,12 @@ func NewMetrics() *Metrics {
 			Help: "API requests by route pattern and HTTP status code."}, []string{"route", "code"}),
 		Declined: prometheus.NewCounter(prometheus.CounterOpts{Name: "kiosk_consent_declined_total",
 			Help: "Visitors who declined the privacy notice (nothing else about them is kept)."}),
+		tpmInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "kiosk_tpm_info",
+			Help: "1, labelled with the TPM holding the kiosk's keys: kind (hardware, swtpm, simulator) and secure (true only for hardware)."}, []string{"kind", "secure"}),
+		retention:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "kiosk_retention_seconds", Help: "The retention policy (0 in ephemeral mode)."}),
+		purgeInterval: prometheus.NewGauge(prometheus.GaugeOpts{Name: "kiosk_purge_interval_seconds", Help: "The purge timer's period."}),
+		lastPurge:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "kiosk_purge_last_run_timestamp_seconds", Help: "Unix time the latest purge run finished."}),
+		cameraRunning: prometheus.NewGauge(prometheus.GaugeOpts{Name: "kiosk_camera_running", Help: "1 while the camera loop is meant to deliver frames."}),
 	}
 	frames := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "kiosk_camera_frames_total", Help: "Frames the check-in loop processed."},
 		func() float64 { return float64(m.frames.Load()) })
@@ -134,7 +148,8 @@ func NewMetrics() *Metrics {
 			}
 			return h.OldestAge.Seconds()
 		})
-	m.reg.MustRegister(m.PurgeRuns, m.PurgeErrors, m.PurgeDeleted, held, oldest, m.CheckIns, m.CameraFPS, m.Requests, m.Declined, frames, dropped)
+	m.reg.MustRegister(m.PurgeRuns, m.PurgeErrors, m.PurgeDeleted, held, oldest, m.CheckIns, m.CameraFPS, m.Requests, m.Declined, frames, dropped,
+		m.tpmInfo, m.retention, m.purgeInterval, m.lastPurge, m.cameraRunning)
 	// Start every known series at zero, so rate() sees the first check-in.
 	m.CheckIns.WithLabelValues(checkin.OutcomePass.String(), "none")
 	for _, r := range reasons {
@@ -161,14 +176,52 @@ func (m *Metrics) ObserveCheckIn(r checkin.Result) {
 	m.CheckIns.WithLabelValues(outcome, reason).Inc()
 }
 
+// SetTPM labels kiosk_tpm_info with the TPM holding the keys.
+func (m *Metrics) SetTPM(kind string, secure bool) {
+	m.tpmInfo.Reset()
+	m.tpmInfo.WithLabelValues(kind, strconv.FormatBool(secure)).Set(1)
+}
+
+// SetPolicy sets the retention and purge-interval gauges.
+func (m *Metrics) SetPolicy(retention, purgeInterval time.Duration) {
+	m.retention.Set(retention.Seconds())
+	m.purgeInterval.Set(purgeInterval.Seconds())
+}
+
+// SetLastPurge sets when the latest purge run finished: at start from the
+// chain's latest run, then by ObservePurge.
+func (m *Metrics) SetLastPurge(t time.Time) {
+	if !t.IsZero() {
+		m.lastPurge.Set(float64(t.UnixNano()) / 1e9)
+	}
+}
+
+// SetCameraRunning says whether the camera loop is meant to deliver
+// frames, so a camera that never delivers one is noticed too.
+func (m *Metrics) SetCameraRunning(on bool) {
+	v := 0.0
+	if on {
+		v = 1
+	}
+	m.cameraRunning.Set(v)
+}
+
 // ObserveDecline counts a declined notice (checkin.Options.OnDecline).
 func (m *Metrics) ObserveDecline() { m.Declined.Inc() }
 
-// ObservePurge records one purge run (store.Options.OnPurge).
-func (m *Metrics) ObservePurge(r store.PurgeRun, _ error) {
+// ObservePurge records one purge run (store.Options.OnPurge). A run the
+// store could not record in its chain (err set: the database refused the
+// write) counts as an error only: it is not a finished purge, so the
+// last-run time stays where it was and KioskPurgeOverdue can fire.
+func (m *Metrics) ObservePurge(r store.PurgeRun, err error) {
+	if err != nil {
+		m.PurgeErrors.Add(float64(max(r.Errors, 1)))
+		return
+	}
 	m.PurgeRuns.Inc()
 	m.PurgeErrors.Add(float64(r.Errors))
 	m.PurgeDeleted.Add(float64(r.Deleted))
+	m.SetLastPurge(r.Finished)
 }
 
 // ObserveCamera records the frame loop's stats (checkin.Loop.Stats): the

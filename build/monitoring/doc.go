@@ -23,10 +23,4 @@ var Dashboard []byte
 // PendingMetrics are metrics the rules and the dashboard use that the
 // kiosk does not export yet (api/metrics.go), with what each must hold.
 // Until they exist, the alerts that need them stay silent.
-var PendingMetrics = map[string]string{
-	"kiosk_tpm_info":                         `gauge, 1, labels kind="hardware"|"swtpm"|"simulator" and secure="true"|"false" (tpmkeys.Kind, Kind.Secure)`,
-	"kiosk_retention_seconds":                "gauge, the retention policy in seconds (0 in ephemeral mode)",
-	"kiosk_purge_interval_seconds":           "gauge, the purge timer's period in seconds",
-	"kiosk_purge_last_run_timestamp_seconds": "gauge, Unix time the latest purge run finished (with or without errors); set at start-up from the chain's latest run",
-	"kiosk_camera_running":                   "gauge, 1 while kiosk run's camera loop is meant to deliver frames, 0 (or absent) for kiosk serve",
-}
+var PendingMetrics = map[string]string{}

@@ -50,7 +50,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		log.Warn("store degraded; serving what it can", "reason", v.store.Health().Reason)
 	}
-	metrics.WatchHoldings(v.holdings, nil)
+	v.watch(ctx, metrics)
 	b, err := evidence.NewBuilder(v.custody.Signer(), evidence.Options{KioskID: *kioskID, TPMKind: evidenceKind(v.custody.Kind()), Logger: log})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "kiosk serve: %v\n", err)
@@ -62,8 +62,8 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		}
 		return 0
 	}
-	h := api.NewHandler(api.Options{Retention: evidence.NewHandler(b, v.retention.Snapshot, evidence.HandlerOptions{Logger: log}), Metrics: metrics,
-		Notice: notice, NoticeRetention: retention})
+	h := api.NewHandler(api.Options{Retention: v.evidenceHandler(b, log), Metrics: metrics,
+		Notice: notice, NoticeRetention: retention, Attestation: v.attestation, Activate: v.activate})
 	srv, err := startAPI(h, *listen, *certFile, *keyFile)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "kiosk serve: %v\n", err)

@@ -108,7 +108,6 @@ func openKiosk(ctx context.Context, o kioskOptions, log *slog.Logger) (*station,
 	}
 	k.vault = v
 	k.closers = append(k.closers, v.close)
-	k.metrics.WatchHoldings(v.holdings, nil)
 	if err != nil {
 		log.Warn("store degraded: check-ins run but are not stored", "reason", v.store.Health().Reason)
 	}
@@ -134,6 +133,7 @@ func openKiosk(ctx context.Context, o kioskOptions, log *slog.Logger) (*station,
 		}
 	}
 	m.Threshold = k.settings.MatchThreshold
+	v.watch(ctx, k.metrics)
 
 	if o.demoPIN != "" && !v.custody.Kind().Secure() && !v.custody.HasPIN() {
 		if err := v.custody.SetPIN(o.demoPIN); err != nil {
@@ -161,7 +161,7 @@ func openKiosk(ctx context.Context, o kioskOptions, log *slog.Logger) (*station,
 	if err != nil {
 		return fail(err)
 	}
-	k.evidence = evidence.NewHandler(b, v.retention.Snapshot, evidence.HandlerOptions{Logger: log})
+	k.evidence = v.evidenceHandler(b, log)
 	return k, nil
 }
 

@@ -100,6 +100,70 @@ func openVault(ctx context.Context, dataDir string, rf *retentionFlags, log *slo
 	return v, err
 }
 
+// watch points the metrics at this vault: the TPM's kind, the policy, the
+// latest purge run's time, and the live holdings. Call it after the store
+// is (re)opened with its final policy.
+func (v *vault) watch(ctx context.Context, m *api.Metrics) {
+	m.SetTPM(metricKind(v.custody.Kind()), v.custody.Kind().Secure())
+	p := v.store.Policy()
+	ret := p.Retention
+	if p.Ephemeral {
+		ret = 0
+	}
+	m.SetPolicy(ret, p.PurgeInterval)
+	if run, ok, err := v.store.LatestPurgeRun(ctx); err == nil && ok {
+		m.SetLastPurge(run.Finished)
+	}
+	m.WatchHoldings(v.holdings, nil)
+}
+
+// evidenceHandler serves the retention report signed by b, quoting the
+// boot state with the TPM's attestation key for ?nonce= requests.
+func (v *vault) evidenceHandler(b *evidence.Builder, log *slog.Logger) *evidence.Handler {
+	return evidence.NewHandler(b, v.retention.Snapshot, evidence.HandlerOptions{Logger: log,
+		Quote: func(_ context.Context, nonce, qualifyingData []byte) (any, error) {
+			return v.custody.Quote(nonce, qualifyingData)
+		}})
+}
+
+// attestation is GET /api/attestation: the bundle tying the evidence
+// signing key to this TPM (certified once per start, then cached).
+func (v *vault) attestation() (any, error) {
+	a, err := v.custody.Attestation()
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// activate is POST /api/attestation/activate: the TPM recovers a
+// verifier's secret only for its own EK and AK.
+func (v *vault) activate(ch evidence.ActivationChallenge) (evidence.ActivationResponse, error) {
+	secret, err := v.custody.ActivateCredential(ch.CredentialBlob, ch.EncryptedSecret)
+	switch {
+	case errors.Is(err, tpmkeys.ErrCredentialRejected):
+		return evidence.ActivationResponse{}, fmt.Errorf("%w: %v", api.ErrActivationRejected, err)
+	case errors.Is(err, tpmkeys.ErrNoEKCert):
+		return evidence.ActivationResponse{}, fmt.Errorf("%w: %v", api.ErrNoAttestation, err)
+	case err != nil:
+		return evidence.ActivationResponse{}, err
+	}
+	return evidence.ActivationResponse{Secret: secret}, nil
+}
+
+// metricKind is the TPM kind as kiosk_tpm_info labels it.
+func metricKind(k tpmkeys.Kind) string {
+	switch k {
+	case tpmkeys.KindHardware:
+		return "hardware"
+	case tpmkeys.KindSWTPM:
+		return "swtpm"
+	case tpmkeys.KindSimulator:
+		return "simulator"
+	}
+	return "unknown"
+}
+
 // holdings reads what the store in use holds now (it may be reopened with
 // the operator's saved retention at start), for the live metrics.
 func (v *vault) holdings(ctx context.Context) (store.Holdings, error) {

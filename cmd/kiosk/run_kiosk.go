@@ -235,11 +235,13 @@ func runRun(ctx context.Context, e *env, args []string) int {
 	defer notify.stopping()
 
 	start := time.Now()
+	k.metrics.SetCameraRunning(true)
 	if headless {
 		err = runHeadless(ctx, k, loop, notify, log, r.every, r.autoCheckin, demoPhoto)
 	} else {
 		err = runWindow(ctx, k, loop, notify, log, uiOptions(k, loop, label, cfg, warnings, demoPhoto, r), !r.windowed && !sf.demo)
 	}
+	k.metrics.SetCameraRunning(false)
 	st := loop.Stats()
 	elapsed := time.Since(start)
 	fmt.Fprintf(e.stdout, "processed %d frames in %.1f s: %.1f fps sustained, %d dropped; %d check-ins, %d passed\n",
@@ -360,7 +362,7 @@ func (s *apiServer) stop() {
 func serveAPI(k *station, loop *checkin.Loop, r runFlags, dataDir string, log *slog.Logger) (func(), string, error) {
 	h := api.NewHandler(api.Options{Retention: k.evidence, Metrics: k.metrics, CheckIns: k.flow,
 		Tokens: api.NewTokenFile(filepath.Join(dataDir, api.TokenFileName), nil), Logger: log,
-		Notice: k.notice, NoticeRetention: k.retention})
+		Notice: k.notice, NoticeRetention: k.retention, Attestation: k.vault.attestation, Activate: k.vault.activate})
 	srv, err := startAPI(h, r.listen, r.tlsCert, r.tlsKey)
 	if err != nil {
 		return nil, "", err

@@ -69,6 +69,7 @@ func openTPM(ctx context.Context, spec string, dataDir string, log *slog.Logger)
 		return t, tpmkeys.KindSWTPM, nil
 
 	case spec == "swtpm-spawn":
+		manufactureSWTPM(ctx, dataDir, log)
 		p, err := swtpm.Start(ctx, swtpm.Options{StateDir: filepath.Join(dataDir, "swtpm"), Logger: log})
 		if err != nil {
 			return nil, 0, err
@@ -97,6 +98,27 @@ func openTPM(ctx context.Context, spec string, dataDir string, log *slog.Logger)
 		return transport.FromReadWriteCloser(s), tpmkeys.KindSimulator, nil
 	}
 	return nil, 0, fmt.Errorf("unknown --tpm %q: want auto, device[:PATH], swtpm:HOST:PORT, swtpm-spawn or sim", spec)
+}
+
+// manufactureSWTPM gives a new software TPM endorsement-key certificates
+// from a local CA in DATA_DIR/swtpm-ca, as a chip's maker does, so the
+// demo can show TPM attestation end to end. A local CA proves nothing
+// about hardware: the TPM stays "software TPM: not secure". A TPM made
+// before (without certificates) is kept as it is: its keys seal the data.
+func manufactureSWTPM(ctx context.Context, dataDir string, log *slog.Logger) {
+	if !swtpm.SetupAvailable() {
+		log.Info("swtpm_setup not installed: this software TPM gets no EK certificate, so it cannot attest")
+		return
+	}
+	m, err := swtpm.Manufacture(ctx, swtpm.ManufactureOptions{StateDir: filepath.Join(dataDir, "swtpm"), CADir: filepath.Join(dataDir, "swtpm-ca")})
+	switch {
+	case errors.Is(err, swtpm.ErrStateExists):
+		log.Info("this software TPM was made without an EK certificate: it cannot attest (a new data directory gets one)")
+	case err != nil:
+		log.Warn("software TPM: making its EK certificate failed; it cannot attest", "err", err.Error())
+	default:
+		log.Info("software TPM with EK certificates from a local CA (proves nothing about hardware)", "ek_roots", m.RootsDir)
+	}
 }
 
 // spawnedTPM ends the TPM session orderly (TPM2_Shutdown, so the restart
