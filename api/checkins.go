@@ -63,6 +63,11 @@ type Response struct {
 	Liveness   string     `json:"liveness,omitempty"`
 	Match      *MatchInfo `json:"match,omitempty"`
 	DurationMS int64      `json:"duration_ms,omitempty"`
+	// Document is what the identity document's machine-readable zone gave
+	// (every check digit verified), only when the request asked for it
+	// with ?fields=document: routes answer only the token that started
+	// the check-in, so it is that integration's own visitor.
+	Document *checkin.Document `json:"document,omitempty"`
 }
 
 // MatchInfo is the face comparison's score and threshold (cosine
@@ -274,7 +279,11 @@ func (c *checkInServer) answer(w http.ResponseWriter, r *http.Request, n uint64,
 	res, err := c.o.CheckIns.Wait(ctx, n)
 	switch {
 	case err == nil:
-		writeJSON(w, http.StatusOK, c.response(res))
+		out := c.response(res)
+		if r.URL.Query().Get("fields") == "document" {
+			out.Document = res.Document
+		}
+		writeJSON(w, http.StatusOK, out)
 	case errors.Is(err, checkin.ErrUnknownCheckIn):
 		writeError(w, http.StatusNotFound, "unknown_checkin", "no such check-in (or it is too old to be remembered)")
 	case r.Context().Err() != nil:
@@ -310,6 +319,10 @@ func (c *checkInServer) submitError(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusUnprocessableEntity, "many_faces", "the reference photo shows more than one face; send a photo of one person")
 	case errors.Is(err, checkin.ErrNoConsent):
 		writeError(w, http.StatusBadRequest, "consent_required", consentHelp)
+	case errors.Is(err, checkin.ErrDocumentExpired):
+		writeError(w, http.StatusUnprocessableEntity, "document_expired", "the identity document in the photo has expired (this kiosk refuses expired documents)")
+	case errors.Is(err, checkin.ErrNoDocument):
+		writeError(w, http.StatusUnprocessableEntity, "no_document", "no readable machine-readable zone in the photo, and this kiosk requires one: send a photo of the whole document page")
 	case errors.Is(err, checkin.ErrWrongNotice):
 		// The message names the notice this kiosk shows (a hash, public).
 		writeError(w, http.StatusBadRequest, "wrong_notice", err.Error()+"; show the visitor the current notice (GET /api/notice) and send its version")

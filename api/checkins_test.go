@@ -14,6 +14,7 @@ import (
 
 	"kiosk/checkin"
 	"kiosk/models"
+	"kiosk/mrz"
 )
 
 // roomy limits keep the table clear of the limiter and the lock-out,
@@ -342,5 +343,50 @@ func TestNoticeRoutes(t *testing.T) {
 	}
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
 		t.Errorf("GET /privacy Content-Type %q; want HTML", ct)
+	}
+}
+
+// TestDocumentFieldsOnlyWhenAsked: the document's fields reach the token
+// that started the check-in, and only when it asks (?fields=document);
+// another token sees nothing of the check-in. A refused document maps to
+// its own 422.
+func TestDocumentFieldsOnlyWhenAsked(t *testing.T) {
+	flow := newFakeFlow()
+	tokens := &TokenSet{}
+	tok, _ := tokens.Add("frontdesk")
+	other, _ := tokens.Add("other")
+	h := NewHandler(Options{CheckIns: flow, Tokens: tokens, Limits: roomy, Now: newClock().Now, Logger: testLogger(t)})
+	w := serve(h, "POST", "/v1/checkins", "192.0.2.1:5000", tok, "image/png", testPhoto(t))
+	if w.Code != http.StatusAccepted {
+		t.Fatalf("POST = %d %s", w.Code, w.Body)
+	}
+	flow.mu.Lock()
+	r := flow.results[1]
+	r.Document = &checkin.Document{Format: "TD3", Fields: mrz.Fields{Surname: "QUARTERNIGHT", GivenNames: "ZEBULON", DocumentNumber: "Q7X4K2L9"}, Source: "photo", Agree: 2}
+	flow.results[1] = r
+	flow.mu.Unlock()
+	plain := serve(h, "GET", "/v1/checkins/1", "192.0.2.1:5000", tok, "", nil)
+	asked := serve(h, "GET", "/v1/checkins/1?fields=document", "192.0.2.1:5000", tok, "", nil)
+	stranger := serve(h, "GET", "/v1/checkins/1?fields=document", "192.0.2.1:5000", other, "", nil)
+	if strings.Contains(plain.Body.String(), "QUARTERNIGHT") {
+		t.Errorf("GET without ?fields=document shows the name: %s", plain.Body)
+	}
+	if asked.Code != 200 || !strings.Contains(asked.Body.String(), `"document_number":"Q7X4K2L9"`) {
+		t.Errorf("GET ?fields=document = %d %s; want the fields", asked.Code, asked.Body)
+	}
+	if stranger.Code != http.StatusNotFound || strings.Contains(stranger.Body.String(), "QUARTERNIGHT") {
+		t.Errorf("another token's GET = %d %s; want 404 and nothing", stranger.Code, stranger.Body)
+	}
+	for _, tc := range []struct {
+		err  error
+		code string
+	}{{checkin.ErrDocumentExpired, "document_expired"}, {checkin.ErrNoDocument, "no_document"}} {
+		flow.mu.Lock()
+		flow.err = tc.err
+		flow.mu.Unlock()
+		w := serve(h, "POST", "/v1/checkins", "192.0.2.1:5000", tok, "image/png", testPhoto(t))
+		if w.Code != http.StatusUnprocessableEntity || !strings.Contains(w.Body.String(), tc.code) {
+			t.Errorf("POST with %v = %d %s; want 422 %s", tc.err, w.Code, w.Body, tc.code)
+		}
 	}
 }

@@ -55,6 +55,8 @@ const (
 	RefNoEnrolled Key = "ref.no_enrolled"
 	RefNoneFound  Key = "ref.none_found"
 	RefTryAgain   Key = "ref.try_again"
+	RefExpired    Key = "ref.expired"
+	RefNoDocument Key = "ref.no_document"
 
 	Cancel         Key = "common.cancel"
 	DecidingMoment Key = "deciding.moment"
@@ -83,7 +85,7 @@ const (
 var Keys = []Key{IdleTouch, IdleStaff, IdleLargeText, IdleContrast, IdleLanguage,
 	ConsentAgree, ConsentDecline, ConsentQR, ConsentNoQR,
 	RefImport, RefCard, RefEnrolled, RefDemo, RefAgain, RefBack, RefChoose, RefReading, RefBadPhoto, RefNoFace,
-	RefManyFaces, RefNoEnrolled, RefNoneFound, RefTryAgain,
+	RefManyFaces, RefNoEnrolled, RefNoneFound, RefTryAgain, RefExpired, RefNoDocument,
 	Cancel, DecidingMoment, LockedResumes, ResultPass, ResultFail,
 	WarnSoftwareTPM, WarnDemo, WarnNotStored,
 	PrivacyTitle, PrivacyRetention, PrivacyRetentionHow, PrivacyVersion,
@@ -197,6 +199,15 @@ func (c *Catalogue) Prompt(l checkin.Lang, p checkin.Prompt, until time.Time) st
 		data = map[string]any{"Time": c.Clock(l, until)}
 	}
 	return c.localize(l, promptID(p), nil, data)
+}
+
+// Welcome is the pass message in l, by first name when the document gave
+// one ("You're checked in. Welcome, Anna!").
+func (c *Catalogue) Welcome(l checkin.Lang, name string) string {
+	if name == "" {
+		return c.Prompt(l, checkin.PromptPass, time.Time{})
+	}
+	return c.localize(l, promptID(checkin.PromptPassNamed), nil, map[string]any{"Name": name})
 }
 
 // Clock is a time of day as people read it in l ("9:32 AM", "09:32 Uhr").

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
@@ -100,6 +101,7 @@ type Console struct {
 	lastActive  time.Time
 	photos      map[store.ID]image.Image
 	outcomes    map[store.ID]bool
+	documents   map[store.ID]*Document
 	names       map[store.ID]string // enrolled people's names, while revealed
 	photosUntil time.Time           // when decrypted photos, outcomes and names lock again
 }
@@ -160,6 +162,7 @@ func (c *Console) dropPhotos() {
 		delete(c.photos, id)
 	}
 	clear(c.outcomes)
+	clear(c.documents)
 	clear(c.names)
 	c.photosUntil = time.Time{}
 }
@@ -218,6 +221,9 @@ type RecordRow struct {
 	Photo  image.Image // decrypted face crop, or nil
 	Opened bool        // the record was decrypted: Passed is known
 	Passed bool
+	// Document is what the visitor's document gave (nil when none was
+	// read), while decrypted.
+	Document *Document
 }
 
 // Records lists the newest records' metadata, with photos only while
@@ -240,6 +246,7 @@ func (c *Console) Records(ctx context.Context, limit int) ([]RecordRow, error) {
 		}
 		if passed, ok := c.outcomes[m.ID]; ok {
 			rows[i].Opened, rows[i].Passed = true, passed
+			rows[i].Document = c.documents[m.ID]
 		}
 	}
 	return rows, nil
@@ -256,7 +263,7 @@ func (c *Console) DecryptPhotos(ctx context.Context, ids []store.ID) error {
 		return err
 	}
 	if c.photos == nil {
-		c.photos, c.outcomes = map[store.ID]image.Image{}, map[store.ID]bool{}
+		c.photos, c.outcomes, c.documents = map[store.ID]image.Image{}, map[store.ID]bool{}, map[store.ID]*Document{}
 	}
 	failed := 0
 	for _, id := range ids {
@@ -268,6 +275,12 @@ func (c *Console) DecryptPhotos(ctx context.Context, ids []store.ID) error {
 		}
 		c.audit(ctx, "records.decrypt", id)
 		c.outcomes[id] = rec.Passed
+		if len(rec.Document) > 0 {
+			var d Document
+			if err := json.Unmarshal(rec.Document, &d); err == nil {
+				c.documents[id] = &d
+			}
+		}
 		if len(rec.Photo) > 0 {
 			if img, err := jpeg.Decode(bytes.NewReader(rec.Photo)); err == nil {
 				c.photos[id] = img
@@ -440,6 +453,9 @@ type Settings struct {
 	// Language is the visitor language each visitor starts in ("" is the
 	// first of Languages).
 	Language Lang
+	// Documents: whether a readable machine-readable zone is required, and
+	// whether expired documents are accepted.
+	Documents DocumentPolicy
 }
 
 // Setting keys in the store.
@@ -448,6 +464,8 @@ const (
 	SettingPurgeInterval  = "purge_interval"
 	SettingMatchThreshold = "match_threshold"
 	SettingLanguage       = "language"
+	SettingRequireMRZ     = "require_mrz"
+	SettingAllowExpired   = "allow_expired"
 )
 
 // LoadSettings reads the stored settings over defaults.
@@ -472,6 +490,8 @@ func LoadSettings(ctx context.Context, s ConsoleStore, def Settings) (Settings, 
 			return err
 		}),
 		get(SettingLanguage, func(v string) (err error) { out.Language, err = ParseLang(v); return }),
+		get(SettingRequireMRZ, func(v string) (err error) { out.Documents.RequireMRZ, err = strconv.ParseBool(v); return }),
+		get(SettingAllowExpired, func(v string) (err error) { out.Documents.AllowExpired, err = strconv.ParseBool(v); return }),
 	)
 	return out, err
 }
@@ -516,6 +536,8 @@ func (c *Console) SaveSettings(ctx context.Context, s Settings) error {
 		SettingPurgeInterval:  s.PurgeInterval.String(),
 		SettingMatchThreshold: strconv.FormatFloat(float64(s.MatchThreshold), 'f', 2, 32),
 		SettingLanguage:       string(cmp.Or(s.Language, Languages[0])),
+		SettingRequireMRZ:     strconv.FormatBool(s.Documents.RequireMRZ),
+		SettingAllowExpired:   strconv.FormatBool(s.Documents.AllowExpired),
 	} {
 		if err := c.o.Store.SetSetting(ctx, k, v); err != nil {
 			return fmt.Errorf("saving %s: %w", k, err)

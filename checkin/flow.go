@@ -79,6 +79,18 @@ type Options struct {
 	OnDecline func()
 	// Notice is the privacy notice visitors agree to (DefaultNotice if nil).
 	Notice *Notice
+	// MRZ reads identity documents' machine-readable zones: on the ID-card
+	// route from the frames (voted across several), and from imported ID
+	// photos (PhotoReference). Nil reads none: the card gives its portrait
+	// only.
+	MRZ models.MRZReader
+	// Documents is what the operator allows: whether a readable zone is
+	// required, whether an expired document is accepted (not by default).
+	Documents DocumentPolicy
+	// MRZGrace is how long the card route keeps reading the zone once the
+	// portrait is found, when a zone is not required (4 s); then the
+	// check-in goes on with the face only.
+	MRZGrace time.Duration
 }
 
 // EventCounter is the optional side of Records that counts visitor events
@@ -112,6 +124,7 @@ func (o *Options) defaults() {
 		o.ChallengeSlots = 12
 	}
 	def(&o.ChallengeSlot, 250*time.Millisecond)
+	def(&o.MRZGrace, 4*time.Second)
 	if o.Liveness.MinWindow <= 0 {
 		o.Liveness.MinWindow = DefaultLivenessWindow
 	}
@@ -133,17 +146,21 @@ const DefaultLivenessWindow = 5 * time.Second
 // see it. It holds scores but no pixels and no template; visitors only
 // ever see the Outcome.
 type Result struct {
-	CheckIn   uint64            `json:"checkin"` // the flow's check-in number
-	Outcome   Outcome           `json:"outcome"`
-	Reason    Reason            `json:"reason,omitempty"`
-	Reference ReferenceKind     `json:"reference"`
-	Liveness  liveness.Decision `json:"liveness"`
-	Match     *models.Decision  `json:"match,omitempty"`
-	PersonID  store.ID          `json:"person_id,omitempty"`
-	RecordID  store.ID          `json:"record_id,omitempty"` // 0 when nothing was stored
-	Stored    bool              `json:"stored"`
-	Started   time.Time         `json:"started"`
-	Duration  time.Duration     `json:"duration_ns"`
+	CheckIn   uint64        `json:"checkin"` // the flow's check-in number
+	Outcome   Outcome       `json:"outcome"`
+	Reason    Reason        `json:"reason,omitempty"`
+	Reference ReferenceKind `json:"reference"`
+	// Document is what the identity document's zone gave (nil if none):
+	// personal data, for the API caller that started the check-in and
+	// asked for it, never for metrics or logs.
+	Document *Document         `json:"-"`
+	Liveness liveness.Decision `json:"liveness"`
+	Match    *models.Decision  `json:"match,omitempty"`
+	PersonID store.ID          `json:"person_id,omitempty"`
+	RecordID store.ID          `json:"record_id,omitempty"` // 0 when nothing was stored
+	Stored   bool              `json:"stored"`
+	Started  time.Time         `json:"started"`
+	Duration time.Duration     `json:"duration_ns"`
 }
 
 // Sentinel errors for calls made in the wrong state.
@@ -167,8 +184,17 @@ type Flow struct {
 	ref     *Reference
 	fails   []time.Time
 
-	win       *Window   // the liveness window, shared with kiosk analyze
-	consent   *Consent  // the current visitor's agreement; nil until given
+	win     *Window  // the liveness window, shared with kiosk analyze
+	consent *Consent // the current visitor's agreement; nil until given
+
+	// the ID-card route: the zone reader (nil without MRZ), and the card's
+	// portrait once found, waiting for the zone
+	card    *cardReader
+	cardRef *Reference
+	cardAt  time.Time
+	// greeting is the first name on the document of the check-in on the
+	// result screen, for "Welcome, Anna"; empty otherwise.
+	greeting  string
 	holdUntil time.Time // capturing ignores frames until then (the card is put away)
 
 	// the screen-light challenge, once the pulse said live
@@ -192,6 +218,9 @@ func NewFlow(o Options) (*Flow, error) {
 	}
 	o.defaults()
 	f := &Flow{o: o, results: map[uint64]Result{}, changed: make(chan struct{})}
+	if o.MRZ != nil {
+		f.card = newCardReader(o.MRZ, o.Now)
+	}
 	f.win = NewWindow(WindowOptions{Liveness: o.Liveness, Thresholds: o.Thresholds, PAD: padScorer(o.Matcher), LostFace: o.LostFace})
 	f.setStage(StageIdle, o.Now())
 	return f, nil
@@ -219,7 +248,7 @@ func (f *Flow) setStage(s Stage, now time.Time) {
 	case StageIdle:
 		f.snap.Prompt, f.snap.Outcome, f.snap.Reason, f.snap.Until = PromptTap, OutcomeNone, ReasonNone, time.Time{}
 		f.snap.Reference = ReferenceNone
-		f.consent = nil
+		f.consent, f.greeting = nil, ""
 		f.dropReference()
 		f.resetWindow()
 	case StageConsent:
@@ -238,6 +267,11 @@ func (f *Flow) dropReference() {
 	f.ref.Wipe()
 	f.ref = nil
 	f.snap.Card = false
+	f.cardRef.Wipe()
+	f.cardRef = nil
+	if f.card != nil {
+		f.card.reset()
+	}
 }
 
 // resetWindow forgets the liveness window, its best frame and any
@@ -395,7 +429,7 @@ func (f *Flow) SubmitPhoto(photo []byte, name, document string, consent Consent)
 	if err != nil {
 		return 0, err
 	}
-	ref, err := PhotoReference(f.o.Matcher, photo)
+	ref, err := f.PhotoReference(photo)
 	if err != nil {
 		return 0, err
 	}
@@ -469,6 +503,11 @@ func (f *Flow) ExpectCard() error {
 	f.snap.Card = true
 	f.snap.Prompt = PromptCardHold
 	f.snap.Version++
+	f.cardRef.Wipe()
+	f.cardRef = nil
+	if f.card != nil {
+		f.card.reset()
+	}
 	return nil
 }
 
@@ -525,7 +564,7 @@ func (f *Flow) Step(ctx context.Context, fr *capture.Frame) Snapshot {
 	switch f.snap.Stage {
 	case StageReference:
 		if f.snap.Card {
-			f.stepCard(now, img)
+			f.stepCard(ctx, now, fr, img)
 		}
 	case StageCapturing:
 		f.stepCapture(now, fr, img)
@@ -535,25 +574,129 @@ func (f *Flow) Step(ctx context.Context, fr *capture.Frame) Snapshot {
 	return f.snap
 }
 
-func (f *Flow) stepCard(now time.Time, img models.Image) {
-	ref, err := CardReference(f.o.Matcher, img)
-	switch {
-	case err == nil:
-		f.ref = ref
-		f.snap.Card = false
-		f.setStage(StageCapturing, now)
-		f.snap.Reference = ReferenceCard
-		f.snap.Prompt = PromptCardAway
-		// The card is still in view: give the visitor time to put it
-		// away, so its portrait is not taken for them.
-		f.holdUntil = now.Add(CardAwayTime)
-	case errors.Is(err, ErrCardLooksLive):
-		f.snap.Prompt = PromptCardLive
-	case errors.Is(err, models.ErrManyFaces):
-		f.snap.Prompt = PromptCardOne
-	default:
-		f.snap.Prompt = PromptCardHold
+// stepCard looks for the card's portrait in the frame and, with an MRZ
+// reader, hands the frame to the zone reader (off the frame loop). The
+// check-in goes on once the portrait is found and the zone accepted (or,
+// when a zone is not required, MRZGrace after the portrait without one).
+// A TD1 card's zone is on its back: after the portrait the prompt asks to
+// turn it over.
+func (f *Flow) stepCard(ctx context.Context, now time.Time, fr *capture.Frame, img models.Image) {
+	if f.card != nil {
+		f.card.offer(fr)
 	}
+	var portraitErr error
+	if f.cardRef == nil {
+		ref, err := CardReference(f.o.Matcher, img)
+		if err == nil {
+			f.cardRef, f.cardAt = ref, now
+		}
+		portraitErr = err
+	}
+	var cs cardState
+	if f.card != nil {
+		cs = f.card.state()
+	}
+	switch {
+	case f.cardRef == nil:
+		switch {
+		case errors.Is(portraitErr, ErrCardLooksLive):
+			f.snap.Prompt = PromptCardLive
+		case errors.Is(portraitErr, models.ErrManyFaces):
+			f.snap.Prompt = PromptCardOne
+		default:
+			f.snap.Prompt = PromptCardHold
+		}
+		return
+	case f.card == nil:
+		if err := f.o.Documents.check(nil, now); err != nil { // a zone is required, and there is no reader
+			f.refuseDocument(ctx, now, err)
+			return
+		}
+	case cs.doc != nil:
+		if err := f.o.Documents.check(cs.doc, now); err != nil {
+			f.refuseDocument(ctx, now, err)
+			return
+		}
+		f.cardRef.Document = cs.doc
+	case !f.o.Documents.RequireMRZ && now.Sub(f.cardAt) >= f.o.MRZGrace:
+		f.o.Logger.Info("ID card: the machine-readable zone was not read; going on with the portrait", "reason", string(cs.reason), "reads", cs.reads)
+	default:
+		f.snap.Prompt = cardPrompt(cs)
+		f.snap.Progress = float64(cs.agree) / cardVotes
+		return
+	}
+	f.ref, f.cardRef = f.cardRef, nil
+	f.snap.Card = false
+	f.setStage(StageCapturing, now)
+	f.snap.Reference = ReferenceCard
+	f.snap.Prompt = PromptCardAway
+	// The card is still in view: give the visitor time to put it away, so
+	// its portrait is not taken for them.
+	f.holdUntil = now.Add(CardAwayTime)
+}
+
+// cardPrompt asks for what the zone reader needs next.
+func cardPrompt(cs cardState) Prompt {
+	switch {
+	case cs.agree > 0:
+		return PromptCardReading
+	case cs.reason == models.MRZReasonTooSmall:
+		return PromptCardCloser
+	case cs.reason == models.MRZReasonBlurry || cs.reason == models.MRZReasonNotValid:
+		return PromptCardStill
+	case cs.reason == models.MRZReasonGlare:
+		return PromptCardTilt
+	}
+	return PromptCardTurn
+}
+
+// refuseDocument ends the check-in on the reference screen: the document
+// is expired, or its zone unreadable where one is required. Nothing is
+// stored (no face was captured), and it does not count towards the
+// lock-out: it is no attack.
+func (f *Flow) refuseDocument(ctx context.Context, now time.Time, err error) {
+	reason := ReasonNoDocument
+	if errors.Is(err, ErrDocumentExpired) {
+		reason = ReasonExpired
+	}
+	f.o.Logger.Info("identity document refused", "reason", string(reason))
+	f.finish(ctx, now, Result{Outcome: OutcomeFail, Reason: reason}, nil)
+}
+
+// PhotoReference builds the reference from an imported ID photo (a USB
+// stick, the API) and, with an MRZ reader, reads the document's zone from
+// the same photo, under the operator's document policy: an expired
+// document wraps ErrDocumentExpired, a required but unreadable zone
+// ErrNoDocument. It does not touch the flow's state: call it off the frame
+// loop (it takes up to a second), then UseReference.
+func (f *Flow) PhotoReference(data []byte) (*Reference, error) {
+	p, err := ReadPhoto(data)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Wipe()
+	t, _, err := f.o.Matcher.Reference(p.Image)
+	if err != nil {
+		return nil, err
+	}
+	ref := &Reference{Kind: ReferencePhoto, template: t}
+	if f.o.MRZ == nil {
+		return ref, nil
+	}
+	doc, reason := readStillDocument(f.o.MRZ, p.Image, f.o.Now)
+	if err := f.o.Documents.check(doc, f.o.Now()); err != nil {
+		ref.Wipe()
+		return nil, fmt.Errorf("%w (zone: %s)", err, cmpReason(reason))
+	}
+	ref.Document = doc
+	return ref, nil
+}
+
+func cmpReason(r models.MRZReason) string {
+	if r == "" {
+		return "read"
+	}
+	return string(r)
 }
 
 // detect runs the detector and the quality gate on one frame.
@@ -670,6 +813,19 @@ func (f *Flow) stepChallenge(ctx context.Context, now time.Time, c *liveness.Cha
 	f.decide(ctx, now, f.win.DecideWith(f.pulse, &res))
 }
 
+// Greeting is the first name to welcome the visitor by on the result
+// screen of check-in version v (Snapshot.Version), read from their
+// document; empty when there is none. It is not in the snapshot, which
+// holds nothing personal and may be logged.
+func (f *Flow) Greeting(v uint64) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.snap.Stage != StageResult || f.snap.Version != v {
+		return ""
+	}
+	return f.greeting
+}
+
 // ScreenLightAt is the colour the screen shows at t during a screen-light
 // challenge (0–255 per channel), and whether one is showing. Safe from any
 // goroutine; the generated demo camera uses it to light its face.
@@ -754,8 +910,12 @@ func (f *Flow) finish(ctx context.Context, now time.Time, r Result, live *models
 	r.Duration = now.Sub(f.started)
 	if f.ref != nil {
 		r.Reference = f.ref.Kind
+		r.Document = f.ref.Document
 	}
-	if _, _, hasFrame := f.win.Best(); r.Reason != ReasonTimeout || hasFrame {
+	// A record is kept for a check-in that saw the visitor's face; not
+	// for a time-out with nobody there, nor a refused document.
+	_, _, hasFrame := f.win.Best()
+	if (r.Reason != ReasonTimeout || hasFrame) && r.Reason != ReasonExpired && r.Reason != ReasonNoDocument {
 		f.store(ctx, &r, live)
 	}
 	// The log gets verdicts only: the heart rate and the scores behind them
@@ -775,6 +935,9 @@ func (f *Flow) finish(ctx context.Context, now time.Time, r Result, live *models
 	f.snap.Reference = r.Reference
 	f.snap.Outcome, f.snap.Reason, f.snap.Until = r.Outcome, r.Reason, now.Add(f.o.ResultHold)
 	f.snap.Prompt = ResultPrompt(r.Outcome, r.Reason)
+	if r.Outcome == OutcomePass && r.Document != nil {
+		f.greeting = r.Document.FirstName()
+	}
 	f.dropReference()
 	f.resetWindow()
 	if len(f.fails) >= f.o.MaxFailures {
@@ -800,6 +963,15 @@ func (f *Flow) store(ctx context.Context, r *Result, live *models.Template) {
 	defer c.Wipe()
 	if f.ref != nil {
 		c.Name, c.DocumentNumber = f.ref.Name, f.ref.DocumentNumber
+		if d := f.ref.Document; d != nil {
+			// The document's own, checked fields win over what an
+			// integration typed.
+			c.Name, c.DocumentNumber = d.DisplayName(), d.Fields.DocumentNumber
+			var err error
+			if c.Document, err = json.Marshal(d); err != nil {
+				f.o.Logger.Error("encoding the document fields failed; the record is stored without them", "err", err.Error())
+			}
+		}
 	}
 	if live != nil {
 		c.Embedding, _ = live.AppendBinary(nil)

@@ -131,6 +131,9 @@ type Reference struct {
 	DocumentNumber string
 	// PersonID is the enrolled person a 1:1 reference came from; 0 if none.
 	PersonID store.ID
+	// Document is what was read from the identity document's zone (nil
+	// when none was read); it goes into the sealed record.
+	Document *Document
 	// Consent is the visitor's agreement when it was given elsewhere (an
 	// integration that showed the notice); on the kiosk's own screens the
 	// flow records it at Agree.
@@ -144,6 +147,7 @@ func (r *Reference) Wipe() {
 	}
 	r.template.Wipe()
 	r.Name, r.DocumentNumber = "", ""
+	r.Document = nil
 }
 
 // String never prints the template or the name.

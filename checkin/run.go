@@ -17,6 +17,9 @@ import (
 type Frame struct {
 	Frame *capture.Frame
 	State Snapshot
+	// Greeting is the first name to welcome a passed visitor by (from
+	// their document), on the result screen only; empty otherwise.
+	Greeting string
 }
 
 // CameraStats describe the frame loop for diagnostics and metrics: no
@@ -78,7 +81,11 @@ func (l *Loop) Run(ctx context.Context, sink func(Frame)) error {
 		if dc, ok := l.Source.(dropCounter); ok {
 			l.dropped.Store(dc.Dropped())
 		}
-		sink(Frame{Frame: fr, State: st})
+		var greeting string
+		if st.Stage == StageResult && st.Outcome == OutcomePass {
+			greeting = l.Flow.Greeting(st.Version)
+		}
+		sink(Frame{Frame: fr, State: st, Greeting: greeting})
 	}
 }
 

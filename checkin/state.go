@@ -73,6 +73,10 @@ const (
 	ReasonError     Reason = "error"        // a model or the store failed; see the log
 	ReasonNotEnroll Reason = "not_enrolled" // 1:N: nobody enrolled matched
 	ReasonDeclined  Reason = "declined"     // the visitor said no to the privacy notice
+	ReasonExpired   Reason = "document_expired"
+	// ReasonNoDocument: the operator requires a readable machine-readable
+	// zone and none was read.
+	ReasonNoDocument Reason = "no_document"
 )
 
 // ReferenceKind says where the reference face came from.
@@ -109,20 +113,28 @@ type Prompt string
 // The visitor prompts. The quality gate's come from models.Prompt through
 // QualityPrompt.
 const (
-	PromptTap       Prompt = "tap"        // idle: tap to check in
-	PromptConsent   Prompt = "consent"    // the privacy notice: agree or not
-	PromptReference Prompt = "reference"  // show your ID photo
-	PromptCardHold  Prompt = "card_hold"  // hold the ID card's photo up to the camera
-	PromptCardLive  Prompt = "card_live"  // that looks like you, not the card
-	PromptCardOne   Prompt = "card_one"   // only the card: one face
-	PromptCardAway  Prompt = "card_away"  // thank you; put the card away and look at the camera
-	PromptKeepStill Prompt = "keep_still" // hold still: checking
-	PromptFlash     Prompt = "flash"      // keep looking while the screen changes colour
-	PromptChecking  Prompt = "checking"   // deciding
-	PromptPass      Prompt = "pass"       // checked in
-	PromptFail      Prompt = "fail"       // could not check in: see staff
-	PromptTimeout   Prompt = "timeout"    // we could not see your face clearly: try again
-	PromptLockedOut Prompt = "locked_out" // paused after failures until Until
+	PromptTap         Prompt = "tap"          // idle: tap to check in
+	PromptConsent     Prompt = "consent"      // the privacy notice: agree or not
+	PromptReference   Prompt = "reference"    // show your ID photo
+	PromptCardHold    Prompt = "card_hold"    // hold the ID card's photo up to the camera
+	PromptCardLive    Prompt = "card_live"    // that looks like you, not the card
+	PromptCardOne     Prompt = "card_one"     // only the card: one face
+	PromptCardAway    Prompt = "card_away"    // thank you; put the card away and look at the camera
+	PromptCardTurn    Prompt = "card_turn"    // now show the side with the lines of letters and numbers
+	PromptCardCloser  Prompt = "card_closer"  // the zone's letters are too small: closer
+	PromptCardStill   Prompt = "card_still"   // the zone is blurred or misread: hold still
+	PromptCardTilt    Prompt = "card_tilt"    // reflections: tilt the card
+	PromptCardReading Prompt = "card_reading" // reading the zone: keep holding
+	PromptPassNamed   Prompt = "pass_named"   // checked in, welcome by name (the name is not in the snapshot)
+	PromptExpired     Prompt = "expired"      // the document has expired: see staff
+	PromptNoDocument  Prompt = "no_document"  // the document could not be read: see staff
+	PromptKeepStill   Prompt = "keep_still"   // hold still: checking
+	PromptFlash       Prompt = "flash"        // keep looking while the screen changes colour
+	PromptChecking    Prompt = "checking"     // deciding
+	PromptPass        Prompt = "pass"         // checked in
+	PromptFail        Prompt = "fail"         // could not check in: see staff
+	PromptTimeout     Prompt = "timeout"      // we could not see your face clearly: try again
+	PromptLockedOut   Prompt = "locked_out"   // paused after failures until Until
 
 	PromptNoFace       Prompt = "no_face"
 	PromptOnePerson    Prompt = "one_person"
@@ -137,6 +149,7 @@ const (
 
 // Prompts lists every prompt, for catalogue completeness tests.
 var Prompts = []Prompt{PromptTap, PromptConsent, PromptReference, PromptCardHold, PromptCardLive, PromptCardOne, PromptCardAway,
+	PromptCardTurn, PromptCardCloser, PromptCardStill, PromptCardTilt, PromptCardReading, PromptPassNamed, PromptExpired, PromptNoDocument,
 	PromptKeepStill, PromptFlash, PromptChecking, PromptPass, PromptFail, PromptTimeout, PromptLockedOut,
 	PromptNoFace, PromptOnePerson, PromptComeCloser, PromptMoveBack, PromptCentre, PromptLookAtCamera, PromptMoreLight,
 	PromptLessLight, PromptHoldStill}
@@ -175,6 +188,10 @@ func ResultPrompt(o Outcome, r Reason) Prompt {
 		return PromptPass
 	case r == ReasonTimeout:
 		return PromptTimeout
+	case r == ReasonExpired:
+		return PromptExpired
+	case r == ReasonNoDocument:
+		return PromptNoDocument
 	}
 	return PromptFail
 }

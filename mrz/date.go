@@ -32,6 +32,30 @@ func (d Date) String() string {
 // MarshalText writes String.
 func (d Date) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
+// UnmarshalText reads what MarshalText wrote ("", YYYY, YYYY-MM or
+// YYYY-MM-DD), so a sealed record's document reads back whole.
+func (d *Date) UnmarshalText(b []byte) error {
+	s := string(b)
+	var n Date
+	var err error
+	switch len(s) {
+	case 0:
+	case 4:
+		_, err = fmt.Sscanf(s, "%04d", &n.Year)
+	case 7:
+		_, err = fmt.Sscanf(s, "%04d-%02d", &n.Year, &n.Month)
+	case 10:
+		_, err = fmt.Sscanf(s, "%04d-%02d-%02d", &n.Year, &n.Month, &n.Day)
+	default:
+		err = fmt.Errorf("want YYYY, YYYY-MM or YYYY-MM-DD")
+	}
+	if err != nil || n.Month < 0 || n.Month > 12 || n.Day < 0 || n.Day > 31 || n.Year < 0 {
+		return fmt.Errorf("mrz: bad date %q", s)
+	}
+	*d = n
+	return nil
+}
+
 // After reports whether the whole of d (its last possible day, when parts
 // are unknown) lies after the calendar day of t, in t's location.
 func (d Date) After(t time.Time) bool {

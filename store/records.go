@@ -56,6 +56,9 @@ type CheckIn struct {
 	Consent        []byte // caller-encoded consent: which notice the visitor agreed to, and when
 	Name           string
 	DocumentNumber string
+	// Document is the caller-encoded identity document read from its
+	// machine-readable zone (every field); personal, sealed with the name.
+	Document []byte
 }
 
 // String never prints personal data.
@@ -82,6 +85,7 @@ func (c *CheckIn) Wipe() {
 	clear(c.Liveness)
 	clear(c.Match)
 	clear(c.Consent)
+	clear(c.Document)
 	c.Name, c.DocumentNumber = "", ""
 }
 
@@ -106,7 +110,8 @@ const (
 
 	tagName     = 1
 	tagDocument = 2
-	maxPersonal = 2
+	tagDocData  = 3
+	maxPersonal = 3
 )
 
 // rawCheckIn is a check-in row exactly as stored.
@@ -151,7 +156,7 @@ func sealCheckIn(kp KeyProvider, id ID, v uint32, epoch uint64, created, expires
 		field{tagPassed, passed}, field{tagLiveness, c.Liveness}, field{tagMatch, c.Match}, field{tagConsent, c.Consent})
 	r.Details = dek.Seal(nil, r.ctx("details"), scratch)
 	clear(scratch)
-	scratch = appendFields(scratch[:0], field{tagName, []byte(c.Name)}, field{tagDocument, []byte(c.DocumentNumber)})
+	scratch = appendFields(scratch[:0], field{tagName, []byte(c.Name)}, field{tagDocument, []byte(c.DocumentNumber)}, field{tagDocData, c.Document})
 	r.Personal = dek.Seal(nil, r.ctx("personal"), scratch)
 	clear(scratch)
 	return r, nil
@@ -205,6 +210,7 @@ func decodeCheckIn(kp KeyProvider, r *rawCheckIn) (*CheckIn, error) {
 		return fail()
 	}
 	c.Name, c.DocumentNumber = string(pf[tagName]), string(pf[tagDocument])
+	c.Document = append([]byte(nil), pf[tagDocData]...)
 	return c, nil
 }
 

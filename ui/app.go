@@ -125,6 +125,10 @@ type App struct {
 
 	snap     checkin.Snapshot // the last snapshot shown
 	haveSnap bool
+	// greeting is the first name for the pass screen of snapshot version
+	// greetFor (checkin.Flow.Greeting).
+	greeting string
+	greetFor uint64
 	operator bool // operator mode owns the screen (PIN pad or console)
 
 	v visitorScreens
@@ -319,9 +323,12 @@ func (a *App) Frame(fr checkin.Frame) {
 		rgba = fr.Frame.RGBA(nil) // a fresh buffer: the renderer may still read the old one
 		drawFaceCorners(rgba, fr.State.Face)
 	}
-	st := fr.State
+	st, greeting := fr.State, fr.Greeting
 	fyne.Do(func() {
 		defer a.pending.Store(false)
+		if greeting != "" {
+			a.greeting, a.greetFor = greeting, st.Version
+		}
 		if rgba != nil {
 			a.v.video.Image = rgba
 			a.v.video.Refresh()
@@ -345,9 +352,13 @@ func showsVideo(s checkin.Snapshot) bool {
 // timer. Call it about once a second from any goroutine.
 func (a *App) Refresh() {
 	var snap checkin.Snapshot
+	var greeting string
 	haveFlow := a.o.Flow != nil
 	if haveFlow {
 		snap = a.o.Flow.Snapshot() // off the UI goroutine: it may wait for a frame's vision work
+		if snap.Stage == checkin.StageResult && snap.Outcome == checkin.OutcomePass {
+			greeting = a.o.Flow.Greeting(snap.Version)
+		}
 	}
 	unlocked, photosUntil := false, time.Time{}
 	if a.o.Console != nil {
@@ -355,6 +366,9 @@ func (a *App) Refresh() {
 		photosUntil = a.o.Console.PhotosUntil()
 	}
 	fyne.Do(func() {
+		if greeting != "" {
+			a.greeting, a.greetFor = greeting, snap.Version
+		}
 		if haveFlow {
 			a.show(snap)
 		}

@@ -157,6 +157,10 @@ func photoMessage(err error) catalogue.Key {
 		return catalogue.RefManyFaces
 	case errors.Is(err, checkin.ErrNoneEnrolled):
 		return catalogue.RefNoEnrolled
+	case errors.Is(err, checkin.ErrDocumentExpired):
+		return catalogue.RefExpired
+	case errors.Is(err, checkin.ErrNoDocument):
+		return catalogue.RefNoDocument
 	}
 	return catalogue.RefTryAgain
 }

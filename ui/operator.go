@@ -85,7 +85,7 @@ type consoleScreens struct {
 
 	// settings
 	settings checkin.Settings
-	setVals  [4]*widget.Label
+	setVals  [6]*widget.Label
 	setMsg   *widget.Label
 
 	// evidence
@@ -432,6 +432,10 @@ func (a *App) recordRow(r checkin.RecordRow, loc *time.Location) fyne.CanvasObje
 	line1 := widget.NewLabel(fmt.Sprintf("%s  ·  %s", when, status))
 	line1.TextStyle.Bold = true
 	line2 := widget.NewLabel(fmt.Sprintf("Record %d · erased automatically %s", r.ID, r.ExpiresAt.In(loc).Format("2 Jan 15:04")))
+	if d := r.Document; d != nil {
+		// Decrypted: who the document says it is.
+		line2.SetText(fmt.Sprintf("%s · %s %s · %s · expires %s", d.DisplayName(), d.Format, d.Fields.DocumentNumber, d.Fields.Nationality, d.Fields.ExpiryDate))
+	}
 	line2.SizeName = theme.SizeNameCaptionText
 	line2.Truncation = fyne.TextTruncateEllipsis
 	line1.Truncation = fyne.TextTruncateEllipsis
@@ -883,6 +887,12 @@ func (a *App) buildSettings() fyne.CanvasObject {
 	stepper(3, "Visitors start in", func(dir int) {
 		c.settings.Language = stepLanguage(c.settings.Language, dir)
 	})
+	stepper(4, "Document's machine-readable zone", func(int) {
+		c.settings.Documents.RequireMRZ = !c.settings.Documents.RequireMRZ
+	})
+	stepper(5, "Expired documents", func(int) {
+		c.settings.Documents.AllowExpired = !c.settings.Documents.AllowExpired
+	})
 	c.setMsg = newWrapped("", theme.SizeNameText, true)
 	c.setMsg.Alignment = fyne.TextAlignLeading
 	save := widget.NewButton("Save", a.op(a.saveSettings))
@@ -914,6 +924,8 @@ func (a *App) drawSettings() {
 	setLabel(a.c.setVals[1], formatSpan(s.PurgeInterval))
 	setLabel(a.c.setVals[2], fmt.Sprintf("%.2f", s.MatchThreshold))
 	setLabel(a.c.setVals[3], catalogue.LanguageName[cmp.Or(s.Language, checkin.Languages[0])])
+	setLabel(a.c.setVals[4], map[bool]string{true: "Required", false: "Read if present"}[s.Documents.RequireMRZ])
+	setLabel(a.c.setVals[5], map[bool]string{true: "Accepted", false: "Refused"}[s.Documents.AllowExpired])
 }
 
 // stepLanguage moves to the next (dir > 0) or previous visitor language,

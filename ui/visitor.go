@@ -523,8 +523,12 @@ func (a *App) setResultText(s checkin.Snapshot) bool {
 	if s.Outcome == checkin.OutcomePass {
 		head = catalogue.ResultPass
 	}
+	msg := resultMessage(a.cat, a.lang, s)
+	if s.Outcome == checkin.OutcomePass && a.greetFor == s.Version && a.greeting != "" {
+		msg = a.cat.Welcome(a.lang, a.greeting)
+	}
 	c1 := setLabel(a.v.resHead, a.tr(head))
-	c2 := setLabel(a.v.resMsg, resultMessage(a.cat, a.lang, s))
+	c2 := setLabel(a.v.resMsg, msg)
 	return c1 || c2
 }
 
@@ -629,8 +633,8 @@ func (a *App) showLive(s checkin.Snapshot, shape guideShape, col color.NRGBA) {
 		v.liveMsg.Refresh()
 	}
 	changed := setLabel(v.liveMsg, msg)
-	if s.Stage == checkin.StageLiveness {
-		v.ring.Set(s.Progress)
+	if s.Stage == checkin.StageLiveness || (cardMode(s) && s.Progress > 0) {
+		v.ring.Set(s.Progress) // the pulse window, or the card's agreeing reads
 		v.liveRing.Show()
 	} else {
 		v.ring.Set(0)

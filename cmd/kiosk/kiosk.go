@@ -17,6 +17,7 @@ import (
 	"kiosk/checkin"
 	"kiosk/evidence"
 	"kiosk/models"
+	"kiosk/mrz"
 	"kiosk/store"
 	"kiosk/tpmkeys"
 	"kiosk/ui"
@@ -66,6 +67,8 @@ type kioskOptions struct {
 	notice *checkin.Notice
 	// language is --language: the visitor language each visitor starts in.
 	language checkin.Lang
+	// documents is --require-mrz / --allow-expired.
+	documents checkin.DocumentPolicy
 }
 
 // loadMatcher loads and verifies the three face models.
@@ -113,7 +116,8 @@ func openKiosk(ctx context.Context, o kioskOptions, log *slog.Logger) (*station,
 	}
 
 	// Operator settings apply at start, unless a flag says otherwise.
-	k.settings = checkin.Settings{Retention: o.rf.retention, PurgeInterval: o.rf.purgeInterval, MatchThreshold: o.matchThreshold, Language: o.language}
+	k.settings = checkin.Settings{Retention: o.rf.retention, PurgeInterval: o.rf.purgeInterval, MatchThreshold: o.matchThreshold,
+		Language: o.language, Documents: o.documents}
 	if saved, err := checkin.LoadSettings(ctx, v.store, k.settings); err != nil {
 		log.Warn("saved settings ignored", "err", err.Error())
 	} else if saved.Validate() == nil {
@@ -122,6 +126,12 @@ func openKiosk(ctx context.Context, o kioskOptions, log *slog.Logger) (*station,
 		}
 		if !o.explicit["language"] && saved.Language != "" {
 			k.settings.Language = saved.Language
+		}
+		if !o.explicit["require-mrz"] {
+			k.settings.Documents.RequireMRZ = saved.Documents.RequireMRZ
+		}
+		if !o.explicit["allow-expired"] {
+			k.settings.Documents.AllowExpired = saved.Documents.AllowExpired
 		}
 		if (saved.Retention != o.rf.retention && !o.explicit["retention"]) || (saved.PurgeInterval != o.rf.purgeInterval && !o.explicit["purge-interval"]) {
 			rf := *o.rf
@@ -147,8 +157,18 @@ func openKiosk(ctx context.Context, o kioskOptions, log *slog.Logger) (*station,
 		log.Warn("enrolled people not loaded: enrolled check-in is unavailable", "err", err.Error())
 	}
 	k.notice = o.notice
+	var reader models.MRZReader
+	if r, err := models.LoadMRZReader(o.modelsDir, models.MRZOptions{Parse: mrz.Options{Now: o.now}}); err != nil {
+		// The face check works without it; a kiosk that requires a
+		// readable zone then refuses documents, with the reason.
+		log.Warn("the document reader is off: identity documents' machine-readable zones are not read", "err", err.Error())
+	} else {
+		reader = r
+		k.closers = append(k.closers, r.Close)
+	}
 	k.flow, err = checkin.NewFlow(checkin.Options{Matcher: m, Records: v.store, Logger: log, Now: o.now, StoreFaceCrop: o.storeFaceCrop,
-		ScreenChallenge: o.screenChallenge, OnResult: k.observe, OnDecline: k.metrics.ObserveDecline, Notice: o.notice})
+		ScreenChallenge: o.screenChallenge, OnResult: k.observe, OnDecline: k.metrics.ObserveDecline, Notice: o.notice,
+		MRZ: reader, Documents: k.settings.Documents})
 	if err != nil {
 		return fail(err)
 	}
@@ -267,7 +287,7 @@ func (k *station) enrolledReference() (*checkin.Reference, error) {
 
 // photoReference builds a 1:1 reference from an imported ID photo.
 func (k *station) photoReference(data []byte) (*checkin.Reference, error) {
-	return checkin.PhotoReference(k.matcher, data)
+	return k.flow.PhotoReference(data)
 }
 
 // evidenceView is the latest signed retention report for the operator's

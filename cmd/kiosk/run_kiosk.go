@@ -48,6 +48,8 @@ type runFlags struct {
 	screenChallenge    bool
 	noticeURL          string
 	language           string
+	requireMRZ         bool
+	allowExpired       bool
 }
 
 func (r *runFlags) register(fs *flag.FlagSet) {
@@ -69,6 +71,8 @@ func (r *runFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&r.screenChallenge, "screen-challenge", false, "after a live pulse, flash a random colour sequence the face must reflect (defeats replayed video; adds about 3.3 s)")
 	fs.Float64Var(&r.matchThreshold, "match-threshold", models.DefaultMatchThreshold, "cosine similarity at or above which faces match (docs/matching.md)")
 	fs.StringVar(&r.noticeURL, "notice-url", "", "where a visitor's phone reaches this kiosk's full privacy notice and signed retention report (the local API's /privacy as the LAN sees it), shown as a QR code on the notice; default: derived from a --listen address a phone can reach, else no QR code")
+	fs.BoolVar(&r.requireMRZ, "require-mrz", false, "refuse a check-in whose identity document's machine-readable zone cannot be read (default: the operator's setting, else read it when present)")
+	fs.BoolVar(&r.allowExpired, "allow-expired", false, "accept expired identity documents (default: the operator's setting, else refused)")
 	fs.StringVar(&r.language, "language", "", "the visitor language each visitor starts in: en, de, fr or es (default: the operator's setting, else en)")
 }
 
@@ -154,7 +158,8 @@ func runRun(ctx context.Context, e *env, args []string) int {
 	clock := &checkin.FrameClock{}
 	k, err := openKiosk(ctx, kioskOptions{dataDir: cfg.dataDir, modelsDir: cfg.modelsDir, inputSize: r.inputSize, rf: &rf,
 		explicit: explicit, kioskID: r.kioskID, storeFaceCrop: r.storeFaceCrop, demoPIN: demoPINFor(sf.demo), screenChallenge: r.screenChallenge,
-		matchThreshold: float32(r.matchThreshold), now: clock.Now, notice: notice, language: lang}, log)
+		matchThreshold: float32(r.matchThreshold), now: clock.Now, notice: notice, language: lang,
+		documents: checkin.DocumentPolicy{RequireMRZ: r.requireMRZ, AllowExpired: r.allowExpired}}, log)
 	if err != nil {
 		return fail("%v", err)
 	}
