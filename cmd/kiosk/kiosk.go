@@ -125,7 +125,7 @@ func openKiosk(ctx context.Context, o kioskOptions, log *slog.Logger) (*station,
 			k.settings.Retention, k.settings.PurgeInterval = rf.retention, rf.purgeInterval
 		}
 	}
-	m.Threshold = k.settings.MatchThreshold
+	m.Bands = models.Bands{Fail: min(m.Bands.Fail, k.settings.MatchThreshold), Pass: k.settings.MatchThreshold}
 
 	if o.demoPIN != "" && !v.custody.Kind().Secure() && !v.custody.HasPIN() {
 		if err := v.custody.SetPIN(o.demoPIN); err != nil {

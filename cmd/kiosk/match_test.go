@@ -79,7 +79,7 @@ func TestEvalFacesSeparatesIdentities(t *testing.T) {
 	}
 
 	// No template value may appear in stdout or the logs.
-	m, closeModels, err := faceModels(vars["KIOSK_MODELS_DIR"])
+	m, closeModels, err := faceModels(vars["KIOSK_MODELS_DIR"], models.FeatureModel)
 	if err != nil {
 		t.Fatal(err)
 	}
