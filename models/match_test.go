@@ -225,10 +225,22 @@ func FuzzParseTemplate(f *testing.F) {
 	f.Add(b)
 	f.Add([]byte{})
 	f.Add([]byte{1})
+	short := randomTemplateDim(rand.New(rand.NewPCG(7, 8)), 128)
+	short.model = 9
+	b2, _ := short.AppendBinary(nil)
+	f.Add(b2)
+	f.Add([]byte{templateV2, 0, 0, 0, 0, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tp, err := ParseTemplate(data)
-		if err == nil && math.Abs(float64(tp.Similarity(tp))-1) > 1e-3 {
-			t.Fatalf("accepted a template of norm² %v", tp.Similarity(tp))
+		if err != nil {
+			return
+		}
+		if math.Abs(float64(tp.Similarity(tp))-1) > 1e-3 || tp.Dim() < MinTemplateDim || tp.Dim() > MaxTemplateDim {
+			t.Fatalf("accepted a template of norm² %v and length %d", tp.Similarity(tp), tp.Dim())
+		}
+		again, err := tp.AppendBinary(nil)
+		if back, err2 := ParseTemplate(again); err != nil || err2 != nil || back.Model() != tp.Model() || back.Similarity(tp) < 0.9999 {
+			t.Fatalf("accepted template does not survive AppendBinary: %v, %v", err, err2)
 		}
 	})
 }

@@ -30,10 +30,10 @@ const (
 	ReferenceTurned                                   // head turned sideways (yaw)
 	ReferenceTilted                                   // head tilted to one shoulder (roll)
 	ReferenceUpDown                                   // looking up or down (pitch)
-	ReferenceEyesHidden                               // an eye is covered, shaded or out of the picture
 	ReferenceTooDark                                  // face underexposed
 	ReferenceTooBright                                // face overexposed
 	ReferenceBlurry                                   // face not sharp
+	ReferenceEyesHidden                               // an eye is covered (dark glasses, hair, a hand) or out of the picture
 )
 
 var referenceCodes = [...]string{
@@ -44,10 +44,10 @@ var referenceCodes = [...]string{
 	ReferenceTurned:       "turned_away",
 	ReferenceTilted:       "head_tilted",
 	ReferenceUpDown:       "looking_up_or_down",
-	ReferenceEyesHidden:   "eyes_not_visible",
 	ReferenceTooDark:      "too_dark",
 	ReferenceTooBright:    "too_bright",
 	ReferenceBlurry:       "blurry",
+	ReferenceEyesHidden:   "eyes_not_visible",
 }
 
 // ReferenceProblems lists every problem code, in the gate's order.
@@ -115,13 +115,14 @@ type ReferenceThresholds struct {
 //   - MaxRollDeg 20 and pitch 0.35–0.75, the live gate's limits widened
 //     at the top: alignment undoes roll, and the frontal colour portraits
 //     of the shared pairs set reach a pitch proxy of 0.71.
-//   - MinEyeDetail 12: the standard deviation of grey levels in each eye
-//     region of the aligned face; the shared photos show 18 or more, an
-//     eye under a dark lens or a black bar under 8.
 //   - exposure 50–215 and sharpness 40: the live gate's exposure limits;
 //     sharpness lower than its 60, because print and scan soften a
 //     portrait that is still usable (the shared photos score 63 or more,
-//     a σ=3 blurred copy under 15).
+//     a σ=3 blurred copy of a still under 10).
+//   - MinEyeDetail 12: the standard deviation of grey levels in the core of
+//     each eye (iris and whites) in the aligned face; the shared photos
+//     show 16.8 or more, an eye under a dark lens 0. Judged only in a
+//     well-exposed, sharp face, which is when it means something.
 var DefaultReferenceGate = ReferenceThresholds{
 	MinEyeDistPx:  24,
 	MaxOutside:    0.15,
@@ -242,12 +243,7 @@ func AssessReference(img Image, faces []Face, th ReferenceThresholds) (Reference
 		add(ReferenceUpDown)
 	}
 	var err error
-	if c.EyeDetail, err = eyeDetail(img, f); err != nil {
-		return c, err
-	}
-	if !(min(c.EyeDetail[0], c.EyeDetail[1]) >= th.MinEyeDetail) || !eyesInside(l, img.Width, img.Height) {
-		add(ReferenceEyesHidden)
-	}
+	exposed := true
 	if r := f.Rect().Intersect(image.Rect(0, 0, img.Width, img.Height)); r.Dx() >= 4 && r.Dy() >= 4 {
 		if c.Brightness, c.Sharpness, err = faceExposureAndSharpness(img, f); err != nil {
 			return c, err
@@ -255,12 +251,23 @@ func AssessReference(img Image, faces []Face, th ReferenceThresholds) (Reference
 		switch {
 		case c.Brightness < th.MinBrightness:
 			add(ReferenceTooDark)
+			exposed = false
 		case c.Brightness > th.MaxBrightness:
 			add(ReferenceTooBright)
+			exposed = false
 		}
-		if c.Sharpness < th.MinSharpness {
-			add(ReferenceBlurry)
-		}
+	}
+	sharp := c.Sharpness >= th.MinSharpness
+	if !sharp {
+		add(ReferenceBlurry)
+	}
+	// Eye detail means something only in a well-exposed, sharp face: a
+	// dark, washed-out or blurred photo flattens every eye.
+	if c.EyeDetail, err = eyeDetail(img, f); err != nil {
+		return c, err
+	}
+	if !eyesInside(l, img.Width, img.Height) || (exposed && sharp && !(min(c.EyeDetail[0], c.EyeDetail[1]) >= th.MinEyeDetail)) {
+		add(ReferenceEyesHidden)
 	}
 	return c, nil
 }
@@ -288,12 +295,14 @@ func eyesInside(l [5]Point, w, h int) bool {
 	return true
 }
 
-// eyeRegion is each eye's box in the 112-px aligned face: centred on the
-// template's eye point, 24×14 px (the eye and its lids, not the brow).
+// eyeRegion is each eye's core in the 112-px aligned face: centred on the
+// template's eye point, 14×8 px, the iris and the white either side of it
+// (the eyes sit 35 px apart there). A lens or a hand over the eye covers
+// all of it; its edges, which carry contrast of their own, fall outside.
 func eyeRegion(i int) image.Rectangle {
 	p := arcFaceTemplate[i]
 	x, y := int(math.Round(float64(p.X))), int(math.Round(float64(p.Y)))
-	return image.Rect(x-12, y-7, x+12, y+7)
+	return image.Rect(x-7, y-4, x+7, y+4)
 }
 
 // eyeDetail measures the grey-level spread in each eye region of the face

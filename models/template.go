@@ -188,6 +188,11 @@ func ParseTemplate(b []byte) (Template, error) {
 	return t, nil
 }
 
+// Clone is an independent copy, to be wiped on its own.
+func (t Template) Clone() Template {
+	return Template{v: append([]float32(nil), t.v...), model: t.model}
+}
+
 // Wipe overwrites the template's values.
 func (t Template) Wipe() { clear(t.v) }
 
