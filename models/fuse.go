@@ -139,3 +139,27 @@ func PickSpread(scores []float64, k int) []int {
 	}
 	return out
 }
+
+// EmbedFused embeds each live frame's face and fuses the templates: the
+// live template of a check-in from the frames the window kept (pick them
+// with PickSpread). imgs[i] shows faces[i]. FuseMean is the measured
+// choice (docs/matching.md). The per-frame templates are wiped.
+func (m *Matcher) EmbedFused(imgs []Image, faces []Face, how Fusion) (Template, error) {
+	if len(imgs) != len(faces) {
+		return Template{}, fmt.Errorf("embedding %d frames with %d faces", len(imgs), len(faces))
+	}
+	ts := make([]Template, 0, len(imgs))
+	defer func() {
+		for _, t := range ts {
+			t.Wipe()
+		}
+	}()
+	for i := range imgs {
+		t, err := m.Emb.EmbedFace(imgs[i], faces[i])
+		if err != nil {
+			return Template{}, fmt.Errorf("frame %d: %w", i, err)
+		}
+		ts = append(ts, t)
+	}
+	return FuseTemplates(ts, how)
+}

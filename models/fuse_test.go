@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"testing"
 )
@@ -133,4 +134,33 @@ func randomTemplateDim(r *rand.Rand, n int) Template {
 	}
 	t, _ := NewTemplate(v)
 	return t
+}
+
+func TestEmbedFused(t *testing.T) {
+	m := newTestMatcher(t)
+	live := decodeFile(t, filepath.Join(dataDir(t, "spoof"), "image_T1.jpg"))
+	noisy := scalePixels(live, 0.9)
+	var imgs []Image
+	var faces []Face
+	for _, img := range []Image{live, noisy} {
+		fs, err := m.Det.Detect(img)
+		if err != nil || len(fs) != 1 {
+			t.Fatalf("Detect = %d faces, %v", len(fs), err)
+		}
+		imgs, faces = append(imgs, img), append(faces, fs[0])
+	}
+	ref := referenceOf(t, m, filepath.Join(dataDir(t, "spoof"), "image_T1.jpg"))
+	fused, err := m.EmbedFused(imgs, faces, FuseMean)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := m.Decide(ref.Similarity(fused)); d.Outcome != OutcomeMatch || fused.Model() != m.Emb.Tag() {
+		t.Errorf("fused live template vs its own photo = %+v (model %x); want a match from the embedder's model", d, fused.Model())
+	}
+	if _, err := m.EmbedFused(imgs, faces[:1], FuseMean); err == nil {
+		t.Error("EmbedFused with fewer faces than frames succeeded")
+	}
+	if _, err := m.EmbedFused(nil, nil, FuseMean); !errors.Is(err, ErrNoTemplates) {
+		t.Errorf("EmbedFused(nothing) = %v; want ErrNoTemplates", err)
+	}
 }
