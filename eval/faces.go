@@ -278,6 +278,11 @@ func SummarisePairs(pairs []Pair, bands models.Bands) FacesSummary {
 	s := FacesSummary{Pairs: len(pairs), Genuine: r.Genuine, Impostor: r.Impostor, AUC: r.AUC, EER: r.EER, EERThreshold: r.EERThreshold,
 		FNMRAt: map[string]float64{}, ThresholdAt: map[string]float64{}, MinGenuine: r.MinGenuine, MaxImpostor: r.MaxImpostor,
 		Separates: r.Separates(), Bands: bands, RandomAUC: base.AUC, RandomEER: base.EER}
+	if r.Genuine == 0 || r.Impostor == 0 {
+		// One kind of pair only: nothing separates, and the bounds stay 0
+		// rather than ±Inf, which JSON cannot carry.
+		s.MinGenuine, s.MaxImpostor, s.Separates = 0, 0, false
+	}
 	for k, v := range r.FNMRAt {
 		s.FNMRAt[fmt.Sprintf("%g", k)] = v
 		s.ThresholdAt[fmt.Sprintf("%g", k)] = r.ThresholdAt[k]

@@ -69,8 +69,8 @@ type FusionRow struct {
 	Method            string
 	Genuine, Impostor int
 	MeanGenuine       float64
-	MinGenuine        float64
-	MaxImpostor       float64
+	MinGenuine        float64 // 0 without same-person comparisons
+	MaxImpostor       float64 // 0 without different-person comparisons
 	Outcomes          OutcomeRates
 	// Better and Worse count same-person comparisons scoring above or below
 	// the single best frame on the same clip and reference: the baseline.
@@ -222,6 +222,11 @@ func EvalFusion(ctx context.Context, m *models.Matcher, dir string, bands models
 		r := rows[k]
 		if r.Genuine > 0 {
 			r.MeanGenuine /= float64(r.Genuine)
+		} else {
+			r.MinGenuine = 0 // none: 0, which JSON can carry
+		}
+		if r.Impostor == 0 {
+			r.MaxImpostor = 0
 		}
 		rep.Rows = append(rep.Rows, *r)
 	}

@@ -65,19 +65,19 @@ type Result struct {
 	Source string `json:"source"` // "cache" or the source it was fetched from
 }
 
-// EnsureAll provisions every manifest entry, returning the errors after
-// trying them all. An optional model (recipe optional=yes, such as a
-// stronger embedder a deployment may obtain) that no source provides is
-// logged and skipped, not an error: the kiosk runs without it.
+// EnsureAll provisions every required manifest entry, returning the
+// errors after trying them all. Optional models (recipe optional=yes, such
+// as a stronger embedder a deployment may obtain) are not fetched: they
+// are large and unused by default; Ensure fetches one on request.
 func (p *Provisioner) EnsureAll(ctx context.Context) ([]Result, error) {
 	var out []Result
 	var errs []error
 	for _, e := range Manifest() {
-		r, err := p.Ensure(ctx, e)
-		if err != nil && e.Recipe.Optional && ctx.Err() == nil {
-			p.logger().Info("optional model not provisioned", "model_file", e.File, "err", err)
+		if e.Recipe.Optional {
+			p.logger().Debug("optional model not fetched by default", "model_file", e.File)
 			continue
 		}
+		r, err := p.Ensure(ctx, e)
 		if err != nil {
 			errs = append(errs, err)
 			continue
