@@ -304,24 +304,32 @@ func SummarisePairs(pairs []Pair, bands models.Bands) FacesSummary {
 // outcomeRates counts the outcomes of scored pairs at bands, and of the
 // same scores shuffled across the pairs (seeded).
 func outcomeRates(scored []models.ScoredPair, bands models.Bands) (real, random OutcomeRates) {
-	shuffled := make([]float64, len(scored))
+	shuffled := shuffledScores(scored)
 	for i, p := range scored {
-		shuffled[i] = p.Score
-	}
-	rng := rand.New(rand.NewPCG(3, 4))
-	rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
-	for i, p := range scored {
-		add := func(r *OutcomeRates, score float64) {
-			if p.Same {
-				r.Same.Add(bands.Outcome(float32(score)))
-			} else {
-				r.Different.Add(bands.Outcome(float32(score)))
-			}
-		}
-		add(&real, p.Score)
-		add(&random, shuffled[i])
+		real.add(p.Same, bands.Outcome(float32(p.Score)))
+		random.add(p.Same, bands.Outcome(float32(shuffled[i])))
 	}
 	return real, random
+}
+
+// shuffledScores is the scores of scored in a seeded random order: the
+// baseline of a score that ignores who is who but keeps the spread.
+func shuffledScores(scored []models.ScoredPair) []float64 {
+	out := make([]float64, len(scored))
+	for i, p := range scored {
+		out[i] = p.Score
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out
+}
+
+func (r *OutcomeRates) add(same bool, o models.Outcome) {
+	if same {
+		r.Same.Add(o)
+	} else {
+		r.Different.Add(o)
+	}
 }
 
 // SuggestBands applies the derivation in docs/matching.md to one labelled

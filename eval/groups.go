@@ -118,14 +118,30 @@ type GroupSummary struct {
 }
 
 // SummariseGroups reports every group's pairs at bands, in name order
-// (the two pseudo-groups last).
+// (the two pseudo-groups last). The outcome baseline shuffles the scores
+// across all the pairs, as for the whole set, so a group's baseline is
+// what a score ignoring who is who would give its pairs.
 func SummariseGroups(pairs []Pair, g Groups, bands models.Bands) []GroupSummary {
-	by := map[string][]models.ScoredPair{}
+	var all []models.ScoredPair
+	var keys []string
 	for _, p := range pairs {
 		if p.Error == "" {
-			k := g.Of(p)
-			by[k] = append(by[k], models.ScoredPair{Score: p.Score, Same: p.Same})
+			all = append(all, models.ScoredPair{Score: p.Score, Same: p.Same})
+			keys = append(keys, g.Of(p))
 		}
+	}
+	shuffled := shuffledScores(all)
+	by := map[string]*GroupSummary{}
+	scored := map[string][]models.ScoredPair{}
+	for i, k := range keys {
+		gs := by[k]
+		if gs == nil {
+			gs = &GroupSummary{Group: k}
+			by[k] = gs
+		}
+		gs.Outcomes.add(all[i].Same, bands.Outcome(float32(all[i].Score)))
+		gs.RandomOutcomes.add(all[i].Same, bands.Outcome(float32(shuffled[i])))
+		scored[k] = append(scored[k], all[i])
 	}
 	names := make([]string, 0, len(by))
 	for k := range by {
@@ -138,21 +154,20 @@ func SummariseGroups(pairs []Pair, g Groups, bands models.Bands) []GroupSummary 
 		}
 		return names[i] < names[j]
 	})
-	var out []GroupSummary
+	out := make([]GroupSummary, 0, len(names))
 	for _, k := range names {
-		scored := by[k]
+		gs := by[k]
 		rng := rand.New(rand.NewPCG(1, 2))
-		random := make([]models.ScoredPair, len(scored))
-		for i, p := range scored {
+		random := make([]models.ScoredPair, len(scored[k]))
+		for i, p := range scored[k] {
 			random[i] = models.ScoredPair{Score: rng.Float64(), Same: p.Same}
 		}
-		r, base := models.ComputeROC(scored), models.ComputeROC(random)
-		gs := GroupSummary{Group: k, Genuine: r.Genuine, Impostor: r.Impostor}
+		r, base := models.ComputeROC(scored[k]), models.ComputeROC(random)
+		gs.Genuine, gs.Impostor = r.Genuine, r.Impostor
 		if r.Genuine > 0 && r.Impostor > 0 {
 			gs.HasROC, gs.AUC, gs.EER, gs.RandomAUC = true, r.AUC, r.EER, base.AUC
 		}
-		gs.Outcomes, gs.RandomOutcomes = outcomeRates(scored, bands)
-		out = append(out, gs)
+		out = append(out, *gs)
 	}
 	return out
 }

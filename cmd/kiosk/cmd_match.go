@@ -306,7 +306,7 @@ func printSummary(w io.Writer, dir, model string, s eval.FacesSummary) {
 			if g.HasROC {
 				roc = append(roc, fmt.Sprintf("AUC %.3f (random %.3f), EER %.3f", g.AUC, g.RandomAUC, g.EER))
 			} else {
-				roc = append(roc, "AUC n/a: needs both kinds of pair")
+				roc = append(roc, "n/a (one kind of pair)")
 			}
 		}
 		printOutcomes(w, names, real, random, roc)
@@ -326,11 +326,17 @@ func printSummary(w io.Writer, dir, model string, s eval.FacesSummary) {
 }
 
 // printOutcomes prints one row per group and truth: the three rates and,
-// beside each, the shuffled-score baseline.
+// beside them, the shuffled-score baseline; notes (the group's AUC) go at
+// the end of its first row.
 func printOutcomes(w io.Writer, names []string, real, random []eval.OutcomeRates, notes []string) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  GROUP\tPAIRS\tTRUTH\tAUTO-PASS\tREFER\tFAIL\t(baseline: pass / refer / fail)\t")
+	fmt.Fprint(tw, "  GROUP\tPAIRS\tTRUTH\tAUTO-PASS\tREFER\tFAIL\tBASELINE (pass / refer / fail)\t")
+	if notes != nil {
+		fmt.Fprint(tw, "ROC\t")
+	}
+	fmt.Fprintln(tw)
 	for i, n := range names {
+		first := true
 		for _, row := range []struct {
 			truth    string
 			got, rnd eval.OutcomeCounts
@@ -340,11 +346,13 @@ func printOutcomes(w io.Writer, names []string, real, random []eval.OutcomeRates
 			}
 			m, r, f := row.got.Rates()
 			bm, br, bf := row.rnd.Rates()
-			fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\t%s\t(%.1f %% / %.1f %% / %.1f %%)\t\n", n, row.got.Pairs, row.truth,
+			fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\t%s\t%.1f %% / %.1f %% / %.1f %%\t", n, row.got.Pairs, row.truth,
 				pct(row.got.Match, m), pct(row.got.Refer, r), pct(row.got.NoMatch, f), 100*bm, 100*br, 100*bf)
-		}
-		if notes != nil {
-			fmt.Fprintf(tw, "  %s\t\t%s\t\t\t\t\t\n", n, notes[i])
+			if notes != nil && first {
+				fmt.Fprintf(tw, "%s\t", notes[i])
+			}
+			fmt.Fprintln(tw)
+			first = false
 		}
 	}
 	tw.Flush()

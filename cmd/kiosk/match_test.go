@@ -151,7 +151,7 @@ func TestEvalFacesSeparatesIdentities(t *testing.T) {
 	// The text report prints the outcome table with its baseline, the
 	// groups and the gate.
 	text, _, code := kiosk(t, vars, "eval", "faces", "--summary", "--groups", groups, dir)
-	for _, want := range []string{"AUTO-PASS", "baseline: pass / refer / fail", "By group", "Reference gate: ", "stuart/stuart5.png: face_cut_off", "bands this set suggests"} {
+	for _, want := range []string{"AUTO-PASS", "BASELINE (pass / refer / fail)", "By group", "Reference gate: ", "stuart/stuart5.png: face_cut_off", "bands this set suggests"} {
 		if code != exitOK || !strings.Contains(text, want) {
 			t.Errorf("eval faces --summary lacks %q (exit %d):\n%s", want, code, text)
 		}
