@@ -874,12 +874,12 @@ func (f *Flow) decide(ctx context.Context, now time.Time, d liveness.Decision) {
 		return
 	}
 	defer live.Wipe()
-	th := f.o.Matcher.Threshold
+	th := f.o.Matcher.Bands
 	switch f.ref.Kind {
 	case ReferenceEnrolled:
-		hit, ok := f.ref.gallery.Identify(live, th)
+		hit, ok := f.ref.gallery.Identify(live, th.Pass)
 		if best := f.ref.gallery.Search(live, 1); len(best) > 0 {
-			md := models.Decide(best[0].Score, th)
+			md := th.Decide(best[0].Score)
 			r.Match = &md
 		}
 		if ok {
@@ -890,7 +890,7 @@ func (f *Flow) decide(ctx context.Context, now time.Time, d liveness.Decision) {
 			r.Reason = ReasonNotEnroll
 		}
 	default:
-		md := models.Decide(f.ref.template.Similarity(live), th)
+		md := th.Decide(f.ref.template.Similarity(live))
 		r.Match = &md
 		r.PersonID = f.ref.PersonID
 		if md.Match {

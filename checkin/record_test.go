@@ -28,7 +28,7 @@ func TestRecordKeepsLivenessWithNaNAndInf(t *testing.T) {
 	if d.Verdict != liveness.Live {
 		t.Fatalf("fixture decision is %s (%s); want live", d.Verdict, d.Reason)
 	}
-	md := models.Decide(0.71, models.DefaultMatchThreshold)
+	md := models.DefaultBands.Decide(0.71)
 	r := Result{Outcome: OutcomePass, Liveness: d, Match: &md}
 	f.mu.Lock()
 	f.store(context.Background(), &r, nil)

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"kiosk/models"
 )
 
 func TestWeightedMedian(t *testing.T) {
@@ -107,15 +109,62 @@ func TestSummarisePairsRandomBaseline(t *testing.T) {
 		if same {
 			score += 0.5
 		}
-		pairs = append(pairs, Pair{A: "a", B: "b", Same: same, Score: score, Match: score >= 0.38})
+		pairs = append(pairs, Pair{A: "a", B: "b", Same: same, Score: score})
 	}
 	pairs = append(pairs, Pair{A: "x", B: "y", Error: "no face"})
-	s := SummarisePairs(pairs, 0.38)
-	if s.AUC != 1 || !s.Separates || s.Unusable != 1 || s.FalseMatches != 0 || s.FalseNonMatches != 0 {
-		t.Errorf("summary %+v; want AUC 1, separable, 1 unusable, no errors", s)
+	s := SummarisePairs(pairs, models.DefaultBands)
+	if s.AUC != 1 || !s.Separates || s.Unusable != 1 || s.FalseMatches != 0 {
+		t.Errorf("summary %+v; want AUC 1, separable, 1 unusable, no false match", s)
 	}
 	if s.RandomAUC < 0.35 || s.RandomAUC > 0.65 || s.RandomEER < 0.35 || s.RandomEER > 0.65 {
 		t.Errorf("random baseline AUC %.3f, EER %.3f; want both near 0.5", s.RandomAUC, s.RandomEER)
+	}
+}
+
+// TestSummarisePairsOutcomes counts the three outcomes per truth at the
+// bands, and the shuffled-score baseline moves same-person pairs out of
+// auto-pass and different-person pairs into it.
+func TestSummarisePairsOutcomes(t *testing.T) {
+	b := models.Bands{Fail: 0.3, Pass: 0.6}
+	var pairs []Pair
+	add := func(same bool, scores ...float64) {
+		for _, s := range scores {
+			pairs = append(pairs, Pair{A: "a", B: "b", Same: same, Score: s})
+		}
+	}
+	add(true, 0.9, 0.8, 0.7, 0.65, 0.5, 0.2)               // 4 pass, 1 refer, 1 fail
+	add(false, 0.1, 0.0, -0.1, 0.05, 0.12, 0.31, 0.2, 0.1) // 0 pass, 1 refer, 7 fail
+	s := SummarisePairs(pairs, b)
+	want := OutcomeRates{Same: OutcomeCounts{Pairs: 6, Match: 4, Refer: 1, NoMatch: 1}, Different: OutcomeCounts{Pairs: 8, Refer: 1, NoMatch: 7}}
+	if s.Outcomes != want || s.FalseMatches != 0 {
+		t.Errorf("outcomes %+v, false matches %d; want %+v and 0", s.Outcomes, s.FalseMatches, want)
+	}
+	r := s.RandomOutcomes
+	if r.Same.Pairs != 6 || r.Different.Pairs != 8 || r.Same.Match+r.Different.Match != 4 || r.Same.Match == 4 {
+		t.Errorf("shuffled baseline %+v; want the same 4 auto-passes spread over both truths", r)
+	}
+	if m, rf, f := want.Same.Rates(); m != 4.0/6 || rf != 1.0/6 || f != 1.0/6 {
+		t.Errorf("Rates() = %v %v %v", m, rf, f)
+	}
+}
+
+func TestSuggestBands(t *testing.T) {
+	var pairs []Pair
+	for i := 0; i < 100; i++ {
+		pairs = append(pairs, Pair{Same: false, Score: float64(i%10) / 30}) // 0 … 0.3
+	}
+	for i := 0; i < 20; i++ {
+		pairs = append(pairs, Pair{Same: true, Score: 0.5 + float64(i)/100})
+	}
+	b, margin, ok := SuggestBands(pairs)
+	if !ok || margin < 0.04 || margin > 0.06 {
+		t.Fatalf("SuggestBands = %v, margin %.3f, %v; want a margin of about half the SD (0.05)", b, margin, ok)
+	}
+	if b.Pass <= 0.3 || b.Pass > 0.36 || b.Fail >= b.Pass || b.Fail > 0.5-float32(margin) {
+		t.Errorf("SuggestBands = %v; want pass just above 0.3 by the margin, fail below the lowest same-person score by it", b)
+	}
+	if _, _, ok := SuggestBands(pairs[:100]); ok {
+		t.Error("SuggestBands without same-person pairs reported ok")
 	}
 }
 

@@ -1,11 +1,13 @@
 package eval
 
 import (
+	"cmp"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -18,12 +20,27 @@ import (
 // Pair is one labelled comparison of two photos, with its score once
 // ScorePairs has run.
 type Pair struct {
-	A     string  `json:"a"`
-	B     string  `json:"b"`
-	Same  bool    `json:"same"`
-	Score float64 `json:"score"`
-	Match bool    `json:"match"` // at the threshold ScorePairs was given
-	Error string  `json:"error,omitempty"`
+	A    string `json:"a"`
+	B    string `json:"b"`
+	Same bool   `json:"same"`
+	// Score and Decision are the cosine similarity and its outcome at the
+	// bands ScorePairs was given; Match is true only for an auto-pass.
+	Score    float64        `json:"score"`
+	Decision models.Outcome `json:"decision,omitempty"`
+	Match    bool           `json:"match"`
+	// Unfit is set when the reference gate refuses A or B.
+	Unfit bool   `json:"unfit_reference,omitempty"`
+	Error string `json:"error,omitempty"`
+}
+
+// Identity is who a photo shows, as far as the folder says: the identity
+// sub-folder of a photo in an identity set, the file name itself in a
+// master.csv set (whose photos carry no names). groups.csv maps these.
+func Identity(photo string) string {
+	if dir, _, ok := strings.Cut(filepath.ToSlash(photo), "/"); ok {
+		return dir
+	}
+	return photo
 }
 
 // LoadPairs reads dir/master.csv (file1,file2,Yes/No), or forms every pair
@@ -98,13 +115,24 @@ func readMaster(r io.Reader) ([]Pair, error) {
 	return pairs, nil
 }
 
-// ScorePairs embeds each photo once with the kiosk's models and scores
-// every pair at threshold. A photo without a usable face marks its pairs
-// with Error and is logged (by file name, never pixels); it returns the
-// number of photos embedded and of photos unusable.
-func ScorePairs(m *models.Matcher, dir string, pairs []Pair, threshold float32, log *slog.Logger) (embedded, unusable int) {
+// Scoring is what ScorePairs did beside the scores.
+type Scoring struct {
+	Embedded, Unusable int
+	// Gate is the reference gate's verdict on every photo that has a face
+	// (by its name in the pairs): what FitReference would say of it as a
+	// reference. Measurements only, nothing biometric.
+	Gate map[string]models.ReferenceCheck
+}
+
+// ScorePairs embeds each photo once with the kiosk's models, runs the
+// reference gate over it, and scores every pair at bands. A photo without
+// a usable face marks its pairs with Error and is logged (by file name,
+// never pixels). Photos the gate refuses are still scored, so the effect
+// of refusing them can be measured (SummariseGate).
+func ScorePairs(m *models.Matcher, dir string, pairs []Pair, bands models.Bands, log *slog.Logger) Scoring {
 	templates := map[string]models.Template{}
 	failures := map[string]error{}
+	sc := Scoring{Gate: map[string]models.ReferenceCheck{}}
 	defer func() {
 		for _, t := range templates {
 			t.Wipe()
@@ -117,13 +145,14 @@ func ScorePairs(m *models.Matcher, dir string, pairs []Pair, threshold float32, 
 		if err, ok := failures[name]; ok {
 			return models.Template{}, err
 		}
-		t, err := embedLargestFace(m, filepath.Join(dir, name))
+		t, check, err := embedLargestFace(m, filepath.Join(dir, name))
 		if err != nil {
 			failures[name] = err
 			log.Warn("photo not usable", "file", name, "err", err)
 			return t, err
 		}
 		templates[name] = t
+		sc.Gate[name] = check
 		return t, nil
 	}
 	for i := range pairs {
@@ -135,31 +164,40 @@ func ScorePairs(m *models.Matcher, dir string, pairs []Pair, threshold float32, 
 			continue
 		}
 		p.Score = float64(ta.Similarity(tb))
-		p.Match = p.Score >= float64(threshold)
+		d := bands.Decide(float32(p.Score))
+		p.Decision, p.Match = d.Outcome, d.Match
+		p.Unfit = !sc.Gate[p.A].OK() || !sc.Gate[p.B].OK()
 	}
-	return len(templates), len(failures)
+	sc.Embedded, sc.Unusable = len(templates), len(failures)
+	return sc
 }
 
-// embedLargestFace embeds the most prominent face of a photo: evaluation
-// sets include group shots, where the labelled person is the main subject.
-func embedLargestFace(m *models.Matcher, path string) (models.Template, error) {
+// embedLargestFace embeds the most prominent face of a photo (evaluation
+// sets include group shots, where the labelled person is the main
+// subject) and runs the reference gate over the photo as it is.
+func embedLargestFace(m *models.Matcher, path string) (models.Template, models.ReferenceCheck, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return models.Template{}, err
+		return models.Template{}, models.ReferenceCheck{}, err
 	}
 	img, err := models.DecodeImage(data)
 	if err != nil {
-		return models.Template{}, err
+		return models.Template{}, models.ReferenceCheck{}, err
 	}
 	faces, err := m.Det.DetectStill(img)
 	if err != nil {
-		return models.Template{}, err
+		return models.Template{}, models.ReferenceCheck{}, err
 	}
 	if len(faces) == 0 {
-		return models.Template{}, models.ErrNoFace
+		return models.Template{}, models.ReferenceCheck{}, models.ErrNoFace
 	}
-	best := slices.MaxFunc(faces, func(a, b models.Face) int { return int(a.W*a.H - b.W*b.H) })
-	return m.Emb.EmbedFace(img, best)
+	check, err := models.AssessReference(img, faces, m.Gate())
+	if err != nil {
+		return models.Template{}, check, err
+	}
+	best := slices.MaxFunc(faces, func(a, b models.Face) int { return cmp.Compare(a.W*a.H, b.W*b.H) })
+	t, err := m.Emb.EmbedFace(img, best)
+	return t, check, err
 }
 
 // FacesSummary is a verification experiment's accuracy, beside what a
@@ -170,18 +208,62 @@ type FacesSummary struct {
 	FNMRAt, ThresholdAt                map[string]float64
 	MinGenuine, MaxImpostor            float64
 	Separates                          bool
-	Chosen                             float64 // the threshold this data suggests
+	Chosen                             float64 // the single threshold this data suggests
 	ChosenRule                         string
-	Threshold                          float64 // the kiosk's, at which the pairs were matched
-	FalseMatches, FalseNonMatches      int     // at Threshold
+	// Bands are the kiosk's, at which the pairs were decided.
+	Bands models.Bands
+	// Outcomes counts match / refer / no match for same-person and
+	// different-person pairs at Bands; RandomOutcomes does the same for
+	// the scores shuffled across the pairs (seeded): a score that ignores
+	// who is who but has the same spread, the baseline of those rates.
+	Outcomes, RandomOutcomes OutcomeRates
+	// FalseMatches is the number of different-person pairs auto-passed:
+	// the figure that must be 0.
+	FalseMatches int
 	// RandomAUC and RandomEER are the baseline: a score drawn at random
 	// (seeded, so the figure repeats) for the same labelled pairs.
 	RandomAUC, RandomEER float64
+	// Groups is the same per group when groups.csv maps identities to
+	// groups (SummariseGroups); Gate the reference gate (SummariseGate).
+	Groups []GroupSummary `json:",omitempty"`
+	Gate   *GateSummary   `json:",omitempty"`
 }
 
-// SummarisePairs computes the ROC of the scored pairs and the random-score
-// baseline. threshold is the one ScorePairs matched at.
-func SummarisePairs(pairs []Pair, threshold float32) FacesSummary {
+// OutcomeCounts counts the three outcomes over some pairs.
+type OutcomeCounts struct {
+	Pairs, Match, Refer, NoMatch int
+}
+
+// Add counts one outcome.
+func (c *OutcomeCounts) Add(o models.Outcome) {
+	c.Pairs++
+	switch o {
+	case models.OutcomeMatch:
+		c.Match++
+	case models.OutcomeRefer:
+		c.Refer++
+	default:
+		c.NoMatch++
+	}
+}
+
+// Rates are the three shares (NaN with no pairs).
+func (c OutcomeCounts) Rates() (match, refer, noMatch float64) {
+	n := float64(c.Pairs)
+	if n == 0 {
+		return math.NaN(), math.NaN(), math.NaN()
+	}
+	return float64(c.Match) / n, float64(c.Refer) / n, float64(c.NoMatch) / n
+}
+
+// OutcomeRates splits the outcomes by the truth.
+type OutcomeRates struct {
+	Same, Different OutcomeCounts
+}
+
+// SummarisePairs computes the ROC of the scored pairs, the three-outcome
+// rates at bands, and the random-score baselines of both.
+func SummarisePairs(pairs []Pair, bands models.Bands) FacesSummary {
 	var scored, random []models.ScoredPair
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, p := range pairs {
@@ -195,7 +277,12 @@ func SummarisePairs(pairs []Pair, threshold float32) FacesSummary {
 	base := models.ComputeROC(random)
 	s := FacesSummary{Pairs: len(pairs), Genuine: r.Genuine, Impostor: r.Impostor, AUC: r.AUC, EER: r.EER, EERThreshold: r.EERThreshold,
 		FNMRAt: map[string]float64{}, ThresholdAt: map[string]float64{}, MinGenuine: r.MinGenuine, MaxImpostor: r.MaxImpostor,
-		Separates: r.Separates(), Threshold: float64(threshold), RandomAUC: base.AUC, RandomEER: base.EER}
+		Separates: r.Separates(), Bands: bands, RandomAUC: base.AUC, RandomEER: base.EER}
+	if r.Genuine == 0 || r.Impostor == 0 {
+		// One kind of pair only: nothing separates, and the bounds stay 0
+		// rather than ±Inf, which JSON cannot carry.
+		s.MinGenuine, s.MaxImpostor, s.Separates = 0, 0, false
+	}
 	for k, v := range r.FNMRAt {
 		s.FNMRAt[fmt.Sprintf("%g", k)] = v
 		s.ThresholdAt[fmt.Sprintf("%g", k)] = r.ThresholdAt[k]
@@ -208,15 +295,80 @@ func SummarisePairs(pairs []Pair, threshold float32) FacesSummary {
 	default:
 		s.Chosen, s.ChosenRule = r.EERThreshold, "equal error rate"
 	}
+	s.Unusable = len(pairs) - len(scored)
+	s.Outcomes, s.RandomOutcomes = outcomeRates(scored, bands)
+	s.FalseMatches = s.Outcomes.Different.Match
+	return s
+}
+
+// outcomeRates counts the outcomes of scored pairs at bands, and of the
+// same scores shuffled across the pairs (seeded).
+func outcomeRates(scored []models.ScoredPair, bands models.Bands) (real, random OutcomeRates) {
+	shuffled := shuffledScores(scored)
+	for i, p := range scored {
+		real.add(p.Same, bands.Outcome(float32(p.Score)))
+		random.add(p.Same, bands.Outcome(float32(shuffled[i])))
+	}
+	return real, random
+}
+
+// shuffledScores is the scores of scored in a seeded random order: the
+// baseline of a score that ignores who is who but keeps the spread.
+func shuffledScores(scored []models.ScoredPair) []float64 {
+	out := make([]float64, len(scored))
+	for i, p := range scored {
+		out[i] = p.Score
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out
+}
+
+func (r *OutcomeRates) add(same bool, o models.Outcome) {
+	if same {
+		r.Same.Add(o)
+	} else {
+		r.Different.Add(o)
+	}
+}
+
+// SuggestBands applies the derivation in docs/matching.md to one labelled
+// set: the pass edge above the highest different-person score by a margin
+// of half the different-person scores' standard deviation (rounded up to
+// 0.01), the fail edge that margin below the 1st percentile of the
+// same-person scores (rounded down), and never above the pass edge less
+// the margin. A model without a calibration in the manifest gets its
+// first bands this way, from a consented set of its deployment's people;
+// bands from one small set are a start, not a guarantee. ok is false
+// without both kinds of pair.
+func SuggestBands(pairs []Pair) (b models.Bands, margin float64, ok bool) {
+	var gen, imp []float64
 	for _, p := range pairs {
-		switch {
-		case p.Error != "":
-			s.Unusable++
-		case p.Same && !p.Match:
-			s.FalseNonMatches++
-		case !p.Same && p.Match:
-			s.FalseMatches++
+		if p.Error != "" || math.IsNaN(p.Score) {
+			continue
+		}
+		if p.Same {
+			gen = append(gen, p.Score)
+		} else {
+			imp = append(imp, p.Score)
 		}
 	}
-	return s
+	if len(gen) == 0 || len(imp) < 2 {
+		return models.Bands{}, 0, false
+	}
+	slices.Sort(gen)
+	var mean, sq float64
+	for _, v := range imp {
+		mean += v
+	}
+	mean /= float64(len(imp))
+	for _, v := range imp {
+		sq += (v - mean) * (v - mean)
+	}
+	margin = math.Sqrt(sq/float64(len(imp)-1)) / 2
+	pass := math.Ceil((slices.Max(imp)+margin)*100) / 100
+	p01 := gen[len(gen)/100]
+	fail := math.Floor(min(p01-margin, pass-margin)*100) / 100
+	pass, fail = min(pass, 1), max(fail, -1)
+	return models.Bands{Fail: float32(fail), Pass: float32(pass)}, margin, true
 }

@@ -82,7 +82,12 @@ func Align(img Image, f Face) (Image, error) {
 }
 
 func alignMat(src gocv.Mat, dst *gocv.Mat, f Face) error {
-	s := EstimateSimilarity(f.Landmarks, arcFaceTemplate)
+	return alignMatTo(src, dst, f, arcFaceTemplate, AlignedSize)
+}
+
+// alignMatTo warps the face onto template points in a size×size crop.
+func alignMatTo(src gocv.Mat, dst *gocv.Mat, f Face, template [5]Point, size int) error {
+	s := EstimateSimilarity(f.Landmarks, template)
 	if s.A == 1 && s.B == 0 && s.TX == 0 && s.TY == 0 {
 		return fmt.Errorf("cannot align a face whose landmarks coincide")
 	}
@@ -94,6 +99,6 @@ func alignMat(src gocv.Mat, dst *gocv.Mat, f Face) error {
 	m.SetDoubleAt(1, 0, s.B)
 	m.SetDoubleAt(1, 1, s.A)
 	m.SetDoubleAt(1, 2, s.TY)
-	gocv.WarpAffineWithParams(src, dst, m, image.Pt(AlignedSize, AlignedSize), gocv.InterpolationLinear, gocv.BorderConstant, color.RGBA{})
+	gocv.WarpAffineWithParams(src, dst, m, image.Pt(size, size), gocv.InterpolationLinear, gocv.BorderConstant, color.RGBA{})
 	return nil
 }

@@ -10,36 +10,122 @@ import (
 	"gocv.io/x/gocv"
 )
 
-// Embedder computes face templates with fr_feature.onnx: a 112×112 crop
-// aligned to the ArcFace template, RGB, (x − 127) / 128, NCHW; the 512-d
-// output is L2-normalised. (OpenCV's FaceRecognizerSF.feature feeds raw
-// 0–255 pixels, which collapses this model's accuracy, so it is not used.)
+// Embedder computes face templates with an embedding model fed as its
+// manifest recipe says: the face aligned to the recipe's template at its
+// input size, normalised and channel-ordered as the model was trained, and
+// the output L2-normalised. The default, fr_feature.onnx, takes a 112×112
+// ArcFace crop, RGB, (x − 127) / 128. (OpenCV's FaceRecognizerSF.feature
+// feeds raw 0–255 pixels, which collapses fr_feature's accuracy, so it is
+// not used; that recipe is SFace's, and the manifest says so per model.)
 // Calls are serialised; Close frees the network.
 type Embedder struct {
 	mu      sync.Mutex
 	net     gocv.Net
 	aligned gocv.Mat
 	closed  bool
+
+	file   string
+	recipe Recipe
+	tag    ModelTag
+	points [5]Point // the alignment template at the recipe's input size
 }
 
-// FeatureModel and LivenessModel are the manifest names of the embedding
-// and presentation-attack models.
+// FeatureModel and LivenessModel are the manifest names of the default
+// embedding model and the presentation-attack model.
 const (
 	FeatureModel  = "fr_feature.onnx"
 	LivenessModel = "fr_liveness.onnx"
 )
 
-// LoadEmbedder reads and verifies fr_feature.onnx from dir.
-func LoadEmbedder(dir string) (*Embedder, error) {
-	b, err := ReadVerified(dir, FeatureModel)
+// LoadEmbedder reads and verifies the default embedding model,
+// fr_feature.onnx, from dir.
+func LoadEmbedder(dir string) (*Embedder, error) { return LoadFaceEmbedder(dir, FeatureModel) }
+
+// LoadFaceEmbedder reads and verifies the manifest's embedding model file
+// from dir and feeds it with its manifest recipe: this is how a deployment
+// that has a stronger licensed model swaps it in by configuration (the
+// file must be pinned in the manifest with role=embedder).
+func LoadFaceEmbedder(dir, file string) (*Embedder, error) {
+	e, ok := Lookup(file)
+	if !ok {
+		return nil, fmt.Errorf("face model %s is not in the manifest (embedding models: %v)", file, Embedders())
+	}
+	if e.Recipe.Role != RoleEmbedder {
+		return nil, fmt.Errorf("model %s is a %s, not a face embedding model (embedding models: %v)", file, firstNonEmptyRole(e.Recipe.Role), Embedders())
+	}
+	b, err := ReadVerified(dir, file)
 	if err != nil {
 		return nil, err
 	}
-	net, err := gocv.ReadNetFromONNXBytes(b)
-	if err != nil || net.Empty() {
-		return nil, fmt.Errorf("loading face embedder: %v", err)
+	return NewEmbedder(b, file, e.Recipe)
+}
+
+// Embedders lists the manifest's embedding models, the default first.
+func Embedders() []string {
+	out := []string{FeatureModel}
+	for _, e := range Manifest() {
+		if e.Recipe.Role == RoleEmbedder && e.File != FeatureModel {
+			out = append(out, e.File)
+		}
 	}
-	return &Embedder{net: net, aligned: gocv.NewMat()}, nil
+	return out
+}
+
+func firstNonEmptyRole(r Role) string {
+	if r == "" {
+		return "model without a recipe"
+	}
+	return string(r)
+}
+
+// NewEmbedder builds an embedder from a model's bytes and its recipe. The
+// bytes must be verified against the manifest first: OpenCV aborts the
+// process on some malformed ONNX files. name is for messages only.
+func NewEmbedder(model []byte, name string, r Recipe) (*Embedder, error) {
+	if r.Role != RoleEmbedder || r.Dim == 0 || r.Input == 0 || r.Scale == 0 || r.Align != AlignArcFace || (r.Colour != "rgb" && r.Colour != "bgr") {
+		return nil, fmt.Errorf("face model %s: incomplete embedder recipe %q", name, r.String())
+	}
+	if len(model) == 0 {
+		return nil, fmt.Errorf("face model %s is empty", name)
+	}
+	net, err := gocv.ReadNetFromONNXBytes(model)
+	if err != nil || net.Empty() {
+		if err == nil {
+			net.Close()
+		}
+		return nil, fmt.Errorf("loading face model %s: %v", name, err)
+	}
+	e := &Embedder{net: net, aligned: gocv.NewMat(), file: name, recipe: r}
+	e.tag = tagFor(sha256Hex(model), r)
+	k := float32(r.Input) / AlignedSize
+	for i, p := range arcFaceTemplate {
+		e.points[i] = Point{X: p.X * k, Y: p.Y * k}
+	}
+	return e, nil
+}
+
+// tagFor ties a template to the model file and the recipe it was fed
+// with: changing either makes old templates incomparable.
+func tagFor(modelSHA256 string, r Recipe) ModelTag {
+	return tagOfHex(sha256Hex([]byte(modelSHA256 + " " + r.String())))
+}
+
+// Model is the embedding model's manifest file name.
+func (e *Embedder) Model() string { return e.file }
+
+// Recipe is how the model is fed.
+func (e *Embedder) Recipe() Recipe { return e.recipe }
+
+// Tag is the ModelTag its templates carry.
+func (e *Embedder) Tag() ModelTag { return e.tag }
+
+// Calibration is the model's score calibration from the manifest; the zero
+// Calibration (uncalibrated: every comparison referred) when it has none.
+func (e *Embedder) Calibration() Calibration {
+	if e.recipe.Calibration == nil {
+		return Calibration{}
+	}
+	return *e.recipe.Calibration
 }
 
 // Close frees the network.
@@ -69,23 +155,27 @@ func (e *Embedder) EmbedFace(img Image, f Face) (Template, error) {
 		return Template{}, fmt.Errorf("%w: %v", ErrBadImage, err)
 	}
 	defer src.Close()
-	if err := alignMat(src, &e.aligned, f); err != nil {
+	if err := alignMatTo(src, &e.aligned, f, e.points, e.recipe.Input); err != nil {
 		return Template{}, err
 	}
 	return e.embedMat(e.aligned)
 }
 
-// Embed returns the template of an already aligned 112×112 crop.
+// Embed returns the template of a crop already aligned to the recipe's
+// template at its input size (112×112 for the default model).
 func (e *Embedder) Embed(aligned Image) (Template, error) {
 	if err := aligned.check(); err != nil {
 		return Template{}, err
 	}
-	if aligned.Width != AlignedSize || aligned.Height != AlignedSize {
-		return Template{}, fmt.Errorf("%w: aligned crop is %dx%d; want %dx%d", ErrBadImage, aligned.Width, aligned.Height, AlignedSize, AlignedSize)
+	if n := e.recipe.Input; aligned.Width != n || aligned.Height != n {
+		return Template{}, fmt.Errorf("%w: aligned crop is %dx%d; want %dx%d", ErrBadImage, aligned.Width, aligned.Height, n, n)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	m, err := gocv.NewMatFromBytes(AlignedSize, AlignedSize, gocv.MatTypeCV8UC3, aligned.Pix)
+	if e.closed {
+		return Template{}, errors.New("face embedder is closed")
+	}
+	m, err := gocv.NewMatFromBytes(aligned.Height, aligned.Width, gocv.MatTypeCV8UC3, aligned.Pix)
 	if err != nil {
 		return Template{}, err
 	}
@@ -94,7 +184,9 @@ func (e *Embedder) Embed(aligned Image) (Template, error) {
 }
 
 func (e *Embedder) embedMat(m gocv.Mat) (Template, error) {
-	blob := gocv.BlobFromImage(m, 1.0/128, image.Pt(AlignedSize, AlignedSize), gocv.NewScalar(127, 127, 127, 0), true, false)
+	r := e.recipe
+	mean := gocv.NewScalar(r.Mean, r.Mean, r.Mean, 0)
+	blob := gocv.BlobFromImage(m, r.Scale, image.Pt(r.Input, r.Input), mean, r.Colour == "rgb", false)
 	defer blob.Close()
 	e.net.SetInput(blob, "")
 	out := e.net.Forward("")
@@ -103,8 +195,11 @@ func (e *Embedder) embedMat(m gocv.Mat) (Template, error) {
 	if err != nil {
 		return Template{}, fmt.Errorf("reading embedding: %w", err)
 	}
+	if len(v) != r.Dim {
+		return Template{}, fmt.Errorf("face model %s returned %d values; its recipe says dim=%d", e.file, len(v), r.Dim)
+	}
 	// Forward's output shares the network's buffer: copy before the next call.
-	return NewTemplate(append([]float32(nil), v...))
+	return newTemplate(append([]float32(nil), v...), e.tag)
 }
 
 // PAD scores presentation attacks with fr_liveness.onnx, a passive

@@ -30,6 +30,9 @@ type Entry struct {
 	Licence string   `json:"licence"`
 	Purpose string   `json:"purpose"`
 	Sources []Source `json:"-"`
+	// Recipe is how to feed the model and, for a face embedder, its score
+	// calibration: the optional seventh column.
+	Recipe Recipe `json:"recipe"`
 }
 
 // Source is one place a model can come from, tried in manifest order.
@@ -71,17 +74,21 @@ func Lookup(file string) (Entry, bool) {
 	return Entry{}, false
 }
 
-// ParseManifest reads the tab-separated manifest format of manifest.tsv.
+// ParseManifest reads the tab-separated manifest format of manifest.tsv:
+// six columns (file, sha256, bytes, licence, purpose, sources), and an
+// optional seventh, the recipe (see ParseRecipe). Rows written before the
+// recipe existed still parse, with an empty Recipe.
 func ParseManifest(text string) ([]Entry, error) {
 	var out []Entry
+	seen := map[string]bool{}
 	for n, line := range strings.Split(text, "\n") {
 		line = strings.TrimRight(line, "\r")
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
 		f := strings.Split(line, "\t")
-		if len(f) != 6 {
-			return nil, fmt.Errorf("manifest line %d: %d columns; want 6", n+1, len(f))
+		if len(f) != 6 && len(f) != 7 {
+			return nil, fmt.Errorf("manifest line %d: %d columns; want 6, or 7 with a recipe", n+1, len(f))
 		}
 		e := Entry{File: f[0], SHA256: strings.ToLower(f[1]), Licence: f[3], Purpose: f[4]}
 		if e.File == "" || strings.ContainsAny(e.File, "/\\") || e.File == "." || e.File == ".." {
@@ -102,6 +109,15 @@ func ParseManifest(text string) ([]Entry, error) {
 			}
 			e.Sources = append(e.Sources, src)
 		}
+		if len(f) == 7 {
+			if e.Recipe, err = ParseRecipe(f[6]); err != nil {
+				return nil, fmt.Errorf("manifest line %d (%s): %w", n+1, e.File, err)
+			}
+		}
+		if seen[e.File] {
+			return nil, fmt.Errorf("manifest line %d: %s is listed twice", n+1, e.File)
+		}
+		seen[e.File] = true
 		out = append(out, e)
 	}
 	if len(out) == 0 {

@@ -7,14 +7,6 @@ import (
 	"slices"
 )
 
-// DefaultMatchThreshold is the cosine similarity at or above which two
-// templates are taken to be the same person. It was chosen with
-// `kiosk eval faces` on the shared identity set (8 people × 5 photos) and
-// the 300 labelled pairs of master.csv: it sits above every different-person
-// score seen there, with margin, so the measured FMR is 0 on both sets; see
-// docs/matching.md for the table and what that does and does not show.
-const DefaultMatchThreshold = 0.38
-
 // DefaultPADThreshold is the passive anti-spoof score at or above which a
 // face counts as live for fusion: the shared printed-photo and screen-replay
 // samples score ≤ 0.02, the live sample 0.88, and 61 of 62 bona-fide
@@ -28,34 +20,57 @@ var (
 	ErrLowQuality = errors.New("no frame passed the quality gate")
 )
 
-// Decision is a 1:1 verification result.
+// Decision is a 1:1 verification result: the score, the outcome its
+// model's bands give it, and the bands. Match is true only for an
+// auto-pass (OutcomeMatch); a referred comparison is not a match until a
+// member of staff says so.
 type Decision struct {
-	Score     float32 `json:"score"`
+	Score   float32 `json:"score"`
+	Outcome Outcome `json:"decision"`
+	Match   bool    `json:"match"`
+	// Threshold is the pass edge; FailEdge the fail edge.
 	Threshold float32 `json:"threshold"`
-	Match     bool    `json:"match"`
-}
-
-// Decide compares a similarity score with a threshold.
-func Decide(score, threshold float32) Decision {
-	return Decision{Score: score, Threshold: threshold, Match: score >= threshold}
+	FailEdge  float32 `json:"fail_edge"`
 }
 
 // Matcher ties detection, quality, alignment, embedding and the anti-spoof
 // score together. Its models are owned by the caller, who closes them.
 // A Matcher is safe for concurrent use as far as its models are (each
-// serialises its own calls).
+// serialises its own calls); set Bands before sharing it.
 type Matcher struct {
-	Det       *Detector
-	Emb       *Embedder
-	PAD       *PAD // optional; nil skips the anti-spoof score
-	Quality   QualityThresholds
-	Threshold float32
+	Det     *Detector
+	Emb     *Embedder
+	PAD     *PAD // optional; nil skips the anti-spoof score
+	Quality QualityThresholds
+	// ReferenceGate is the reference photo gate of FitReference
+	// (DefaultReferenceGate when zero).
+	ReferenceGate ReferenceThresholds
+	// Bands sort scores into match, refer and no match. NewMatcher takes
+	// them from the embedding model's manifest calibration; an operator may
+	// move them within Calibration's bounds (check with Calibration.Check).
+	Bands Bands
 }
 
-// NewMatcher uses the default quality gate and threshold.
+// NewMatcher uses the default quality gate and the embedding model's
+// bands (none, so every comparison is referred, for a model without a
+// calibration).
 func NewMatcher(det *Detector, emb *Embedder, pad *PAD) *Matcher {
-	return &Matcher{Det: det, Emb: emb, PAD: pad, Quality: DefaultQuality, Threshold: DefaultMatchThreshold}
+	m := &Matcher{Det: det, Emb: emb, PAD: pad, Quality: DefaultQuality}
+	m.Bands = m.Calibration().Bands
+	return m
 }
+
+// Calibration is the embedding model's: its default bands and the bounds
+// an operator may move them within.
+func (m *Matcher) Calibration() Calibration {
+	if m.Emb == nil {
+		return Calibration{}
+	}
+	return m.Emb.Calibration()
+}
+
+// Decide sorts a score with the matcher's bands.
+func (m *Matcher) Decide(score float32) Decision { return m.Bands.Decide(score) }
 
 // Reference computes the template of a reference photo (an ID photo or an
 // enrolment picture). It must show exactly one face.
@@ -127,7 +142,7 @@ func (m *Matcher) Verify(ref Template, frames []Image) (Verification, error) {
 		return Verification{}, err
 	}
 	defer live.Wipe()
-	v := Verification{Decision: Decide(ref.Similarity(live), m.Threshold), Frame: c.Index, PADScore: -1, Quality: c.Quality}
+	v := Verification{Decision: m.Decide(ref.Similarity(live)), Frame: c.Index, PADScore: -1, Quality: c.Quality}
 	if m.PAD != nil {
 		if v.PADScore, err = m.PAD.Score(frames[c.Index], c.Face); err != nil {
 			return v, err
@@ -137,17 +152,30 @@ func (m *Matcher) Verify(ref Template, frames []Image) (Verification, error) {
 }
 
 // Gallery holds enrolled templates for 1:N search, packed into one slice so
-// a search is a single pass over memory. Not safe for concurrent Add and
-// Search; guard it, or build it once and then only search.
+// a search is a single pass over memory. All its templates come from one
+// embedding model (the first added sets it). Not safe for concurrent Add
+// and Search; guard it, or build it once and then only search.
 type Gallery struct {
-	ids  []string
-	vecs []float32
+	ids   []string
+	vecs  []float32
+	dim   int
+	model ModelTag
 }
 
-// Add enrols a template under an id (a record id, never a name).
+// Add enrols a template under an id (a record id, never a name). A
+// template from another model than the gallery's is refused with
+// ErrOtherModel.
 func (g *Gallery) Add(id string, t Template) error {
 	if !t.Valid() {
 		return fmt.Errorf("enrolling %s: %w", id, ErrBadTemplate)
+	}
+	if len(g.ids) > 0 && (t.Dim() != g.dim || (t.model != 0 && g.model != 0 && t.model != g.model)) {
+		return fmt.Errorf("enrolling %s: %w", id, ErrOtherModel)
+	}
+	if len(g.ids) == 0 {
+		g.dim, g.model = t.Dim(), t.model
+	} else if g.model == 0 {
+		g.model = t.model
 	}
 	g.ids = append(g.ids, id)
 	g.vecs = append(g.vecs, t.v...)
@@ -157,17 +185,17 @@ func (g *Gallery) Add(id string, t Template) error {
 // With returns a new gallery holding g's templates and t under id, leaving
 // g untouched, so searches of g may run while an enrolment builds the next.
 func (g *Gallery) With(id string, t Template) (*Gallery, error) {
-	n := &Gallery{ids: slices.Clone(g.ids), vecs: slices.Clone(g.vecs)}
+	n := &Gallery{ids: slices.Clone(g.ids), vecs: slices.Clone(g.vecs), dim: g.dim, model: g.model}
 	return n, n.Add(id, t)
 }
 
 // Without returns a new gallery holding g's templates except id's.
 func (g *Gallery) Without(id string) *Gallery {
-	n := &Gallery{}
+	n := &Gallery{dim: g.dim, model: g.model}
 	for i, have := range g.ids {
 		if have != id {
 			n.ids = append(n.ids, have)
-			n.vecs = append(n.vecs, g.vecs[i*TemplateDim:(i+1)*TemplateDim]...)
+			n.vecs = append(n.vecs, g.vecs[i*g.dim:(i+1)*g.dim]...)
 		}
 	}
 	return n
@@ -182,14 +210,15 @@ type Hit struct {
 	Score float32 `json:"score"`
 }
 
-// Search returns the k best-scoring enrolled ids, best first.
+// Search returns the k best-scoring enrolled ids, best first. A probe from
+// another model finds nothing.
 func (g *Gallery) Search(t Template, k int) []Hit {
-	if !t.Valid() || k <= 0 {
+	if !t.Valid() || k <= 0 || t.Dim() != g.dim || (t.model != 0 && g.model != 0 && t.model != g.model) {
 		return nil
 	}
 	hits := make([]Hit, 0, k+1)
 	for i, id := range g.ids {
-		s := dot(t.v, g.vecs[i*TemplateDim:(i+1)*TemplateDim])
+		s := dot(t.v, g.vecs[i*g.dim:(i+1)*g.dim])
 		if len(hits) == k && s <= hits[k-1].Score {
 			continue
 		}
@@ -203,6 +232,8 @@ func (g *Gallery) Search(t Template, k int) []Hit {
 }
 
 // Identify returns the best enrolled match at or above threshold, if any.
+// For a check-in, pass the pass edge and decide the best hit's score with
+// the bands, so a near miss is referred rather than failed.
 func (g *Gallery) Identify(t Template, threshold float32) (Hit, bool) {
 	h := g.Search(t, 1)
 	if len(h) == 0 || h[0].Score < threshold {

@@ -41,9 +41,13 @@ func TestMatchDecisionsOnNamedPairs(t *testing.T) {
 		name := fmt.Sprintf("%s~%s", filepath.Base(tc.a), filepath.Base(tc.b))
 		t.Run(name, func(t *testing.T) {
 			a, b := referenceOf(t, m, tc.a), referenceOf(t, m, tc.b)
-			d := Decide(a.Similarity(b), m.Threshold)
-			if d.Match != tc.same {
-				t.Errorf("Decide(%s) = %+v; want match=%v", name, d, tc.same)
+			d := m.Decide(a.Similarity(b))
+			want := OutcomeNoMatch
+			if tc.same {
+				want = OutcomeMatch
+			}
+			if d.Outcome != want || d.Match != tc.same {
+				t.Errorf("Decide(%s) = %+v; want %s", name, d, want)
 			}
 		})
 	}
@@ -108,11 +112,24 @@ func TestGalleryIdentifiesEnrolledPeople(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Each probe's best hit is its own enrolment; at the bands it is a
+	// match or (for the two weakest, 0.50 and 0.51) referred, and nobody
+	// else's enrolment reaches the pass edge.
 	for i, p := range people {
 		probe := referenceOf(t, m, filepath.Join(ids, p, p+"3.png"))
-		hit, ok := g.Identify(probe, m.Threshold)
-		if !ok || hit.ID != fmt.Sprintf("rec-%d", i) {
-			t.Errorf("Identify(%s3) = %+v, %v; want rec-%d", p, hit, ok, i)
+		hits := g.Search(probe, 2)
+		if len(hits) != 2 || hits[0].ID != fmt.Sprintf("rec-%d", i) {
+			t.Errorf("Search(%s3) = %+v; want rec-%d first", p, hits, i)
+			continue
+		}
+		if o := m.Bands.Outcome(hits[0].Score); o == OutcomeNoMatch {
+			t.Errorf("Search(%s3): own enrolment scores %.3f, %s; want match or refer", p, hits[0].Score, o)
+		}
+		if o := m.Bands.Outcome(hits[1].Score); o == OutcomeMatch {
+			t.Errorf("Search(%s3): %s scores %.3f, an auto-pass for someone else", p, hits[1].ID, hits[1].Score)
+		}
+		if hit, ok := g.Identify(probe, m.Bands.Pass); ok && hit.ID != fmt.Sprintf("rec-%d", i) {
+			t.Errorf("Identify(%s3) = %+v; want rec-%d or nothing", p, hit, i)
 		}
 	}
 	if err := g.Add("bad", Template{}); !errors.Is(err, ErrBadTemplate) {
@@ -208,10 +225,22 @@ func FuzzParseTemplate(f *testing.F) {
 	f.Add(b)
 	f.Add([]byte{})
 	f.Add([]byte{1})
+	short := randomTemplateDim(rand.New(rand.NewPCG(7, 8)), 128)
+	short.model = 9
+	b2, _ := short.AppendBinary(nil)
+	f.Add(b2)
+	f.Add([]byte{templateV2, 0, 0, 0, 0, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tp, err := ParseTemplate(data)
-		if err == nil && math.Abs(float64(tp.Similarity(tp))-1) > 1e-3 {
-			t.Fatalf("accepted a template of norm² %v", tp.Similarity(tp))
+		if err != nil {
+			return
+		}
+		if math.Abs(float64(tp.Similarity(tp))-1) > 1e-3 || tp.Dim() < MinTemplateDim || tp.Dim() > MaxTemplateDim {
+			t.Fatalf("accepted a template of norm² %v and length %d", tp.Similarity(tp), tp.Dim())
+		}
+		again, err := tp.AppendBinary(nil)
+		if back, err2 := ParseTemplate(again); err != nil || err2 != nil || back.Model() != tp.Model() || back.Similarity(tp) < 0.9999 {
+			t.Fatalf("accepted template does not survive AppendBinary: %v, %v", err, err2)
 		}
 	})
 }

@@ -65,12 +65,18 @@ type Result struct {
 	Source string `json:"source"` // "cache" or the source it was fetched from
 }
 
-// EnsureAll provisions every manifest entry, returning the first error after
-// trying them all.
+// EnsureAll provisions every required manifest entry, returning the
+// errors after trying them all. Optional models (recipe optional=yes, such
+// as a stronger embedder a deployment may obtain) are not fetched: they
+// are large and unused by default; Ensure fetches one on request.
 func (p *Provisioner) EnsureAll(ctx context.Context) ([]Result, error) {
 	var out []Result
 	var errs []error
 	for _, e := range Manifest() {
+		if e.Recipe.Optional {
+			p.logger().Debug("optional model not fetched by default", "model_file", e.File)
+			continue
+		}
 		r, err := p.Ensure(ctx, e)
 		if err != nil {
 			errs = append(errs, err)

@@ -142,7 +142,7 @@ func openKiosk(ctx context.Context, o kioskOptions, log *slog.Logger) (*station,
 			k.settings.Retention, k.settings.PurgeInterval = rf.retention, rf.purgeInterval
 		}
 	}
-	m.Threshold = k.settings.MatchThreshold
+	m.Bands = models.Bands{Fail: min(m.Bands.Fail, k.settings.MatchThreshold), Pass: k.settings.MatchThreshold}
 	v.watch(ctx, k.metrics)
 
 	if o.demoPIN != "" && !v.custody.Kind().Secure() && !v.custody.HasPIN() {
