@@ -6,8 +6,9 @@
 #
 # Builds bin/kiosk-linux-arm64 first (build/rpi/build.sh) if it is missing.
 # The package carries the stripped binary, the three systemd units and the Pi
-# guide; no model weights (kiosk-models.service fetches them, pinned by
-# sha256, on first start). Maintainer scripts are in this folder.
+# guide; no model weights, the OCR's mrz.traineddata included
+# (kiosk-models.service fetches them all, pinned by sha256, on first start).
+# Maintainer scripts are in this folder.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -33,14 +34,17 @@ install -m 0644 "$root/build/rpi/README.md" "$stage/usr/share/doc/kiosk/README.m
 cat >"$stage/usr/share/doc/kiosk/copyright" <<'EOF'
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: kiosk
-Comment: Model weights are not included; "kiosk models fetch" downloads them
- from their upstream sources under their own licences.
+Comment: Model weights (the face models and the OCR's mrz.traineddata) are
+ not included; "kiosk models fetch" downloads them from their upstream
+ sources under their own licences.
 EOF
 for s in postinst prerm postrm; do install -m 0755 "$here/$s" "$stage/DEBIAN/$s"; done
 
 # Depends: what the binary loads (DT_NEEDED: OpenCV 4.6 modules, SQLite,
-# libcrypto, libGL, X11) plus the X libraries GLFW opens at run time;
-# passwd for useradd; tpm-udev for the tss group and the /dev/tpmrm0 rule.
+# libcrypto, Tesseract and Leptonica for the MRZ, libgomp for their OpenMP,
+# libGL, X11; build/deb/test.sh maps every DT_NEEDED to one of these) plus
+# the X libraries GLFW opens at run time; passwd for useradd; tpm-udev for
+# the tss group and the /dev/tpmrm0 rule. Versions as Debian's shlibs say.
 cat >"$stage/DEBIAN/control" <<EOF
 Package: kiosk
 Version: $version
@@ -49,11 +53,12 @@ Maintainer: Kiosk maintainers <kiosk@localhost>
 Section: misc
 Priority: optional
 Installed-Size: $(du -sk --exclude=DEBIAN "$stage" | cut -f1)
-Depends: libc6 (>= 2.36), libgcc-s1, libstdc++6 (>= 12), libopencv-core406, libopencv-imgproc406, libopencv-imgcodecs406, libopencv-videoio406, libopencv-highgui406, libopencv-video406, libopencv-objdetect406, libopencv-calib3d406, libopencv-features2d406, libopencv-dnn406, libopencv-photo406, libsqlite3-0 (>= 3.40), libssl3, libgl1, libx11-6, libxrandr2, libxcursor1, libxi6, libxinerama1, libxxf86vm1, passwd, tpm-udev
+Depends: libc6 (>= 2.36), libgcc-s1, libstdc++6 (>= 12), libopencv-core406, libopencv-imgproc406, libopencv-imgcodecs406, libopencv-videoio406, libopencv-highgui406, libopencv-video406, libopencv-objdetect406, libopencv-calib3d406, libopencv-features2d406, libopencv-dnn406, libopencv-photo406, libsqlite3-0 (>= 3.40), libssl3, libtesseract5 (>= 5.3.0), liblept5, libgomp1, libgl1, libx11-6, libxrandr2, libxcursor1, libxi6, libxinerama1, libxxf86vm1, passwd, tpm-udev
 Recommends: cage, xwayland, libgl1-mesa-dri, locales
 Suggests: swtpm, swtpm-tools, tpm2-tools
 Description: privacy-first identity check-in kiosk
- Camera capture, face detection and matching with a TPM-sealed local store,
+ Camera capture, face detection and matching, the identity document's
+ machine-readable zone read with Tesseract, with a TPM-sealed local store,
  shown fullscreen on a touchscreen. Runs as the sandboxed kiosk.service on
  the display of kiosk-display.service (cage). Removing the package keeps
  /var/lib/kiosk; purging it deletes the sealed records and key blobs.

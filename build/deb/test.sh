@@ -43,7 +43,8 @@ check() { # check DESCRIPTION COMMAND...
 ctl=$(dpkg-deb --field "$deb")
 contents=$(dpkg-deb --contents "$deb" | awk '{print $1, $6}')
 check "Architecture is arm64" grep -qx 'Architecture: arm64' <<<"$ctl"
-for dep in libopencv-core406 libopencv-dnn406 libopencv-videoio406 libsqlite3-0 libssl3 libgl1 libx11-6 passwd tpm-udev; do
+for dep in libopencv-core406 libopencv-dnn406 libopencv-videoio406 libsqlite3-0 libssl3 libtesseract5 liblept5 libgomp1 \
+  libgl1 libx11-6 passwd tpm-udev; do
   check "Depends on $dep" grep -qE "^Depends:.*(^| )$dep([ ,]|$)" <<<"$ctl"
 done
 check "swtpm only suggested" grep -qE '^Suggests:.*swtpm' <<<"$ctl"
@@ -52,15 +53,49 @@ for f in ./usr/bin/kiosk ./lib/systemd/system/kiosk.service ./lib/systemd/system
   check "ships $f" grep -q " $f\$" <<<"$contents"
 done
 check "binary is 0755" grep -qx -- '-rwxr-xr-x ./usr/bin/kiosk' <<<"$contents"
-check "no model weights shipped" bash -c '! grep -qiE "\.(onnx|caffemodel|tflite|pb)$" <<<"$1"' _ "$contents"
+check "no model weights shipped" bash -c '! grep -qiE "\.(onnx|caffemodel|tflite|pb|traineddata)$" <<<"$1"' _ "$contents"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 dpkg-deb --ctrl-tarfile "$deb" | tar -x -C "$work"
 for s in postinst prerm postrm; do check "$s is executable and parses" sh -n "$work/$s"; done
 check "postrm deletes data only under purge" \
   awk '/^purge\)/{p=1} /^\t;;/{p=0} /rm -rf/{ if (!p) exit 1; n++ } END { exit n == 1 ? 0 : 1 }' "$work/postrm"
-dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$work" ./usr/bin/kiosk
+dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$work" ./usr/bin/kiosk ./lib/systemd/system/kiosk.service
 check "binary is an ARM aarch64 ELF" grep -q 'ARM aarch64' <<<"$(file -b "$work/usr/bin/kiosk")"
+# Every library the binary names (DT_NEEDED) must come from a package in
+# Depends: a library added to the build without its Depends fails here.
+pkg_of() { # pkg_of SONAME: the Debian 12 arm64 package that ships it
+  case $1 in
+  libc.so.6 | libm.so.6 | libpthread.so.0 | libdl.so.2 | libresolv.so.2 | ld-linux-aarch64.so.1) echo libc6 ;;
+  libgcc_s.so.1) echo libgcc-s1 ;;
+  libstdc++.so.6) echo libstdc++6 ;;
+  libgomp.so.1) echo libgomp1 ;;
+  libopencv_*.so.406) local m=${1#libopencv_}; echo "libopencv-${m%.so.406}406" | tr _ - ;;
+  libsqlite3.so.0) echo libsqlite3-0 ;;
+  libcrypto.so.3 | libssl.so.3) echo libssl3 ;;
+  libtesseract.so.5) echo libtesseract5 ;;
+  liblept.so.5) echo liblept5 ;;
+  libGL.so.1) echo libgl1 ;;
+  libX11.so.6) echo libx11-6 ;;
+  libXrandr.so.2) echo libxrandr2 ;;
+  libXcursor.so.1) echo libxcursor1 ;;
+  libXi.so.6) echo libxi6 ;;
+  libXinerama.so.1) echo libxinerama1 ;;
+  libXxf86vm.so.1) echo libxxf86vm1 ;;
+  esac
+}
+depends=$(sed -n 's/^Depends: //p' <<<"$ctl" | tr ',' '\n' | sed 's/^ *//; s/ .*//')
+needed=$(readelf -d "$work/usr/bin/kiosk" | sed -n 's/.*(NEEDED).*\[\(.*\)\]$/\1/p')
+unmet=()
+for n in $needed; do
+  p=$(pkg_of "$n")
+  if [ -z "$p" ]; then unmet+=("$n (no package known: add it to pkg_of here and to Depends)")
+  elif ! grep -qx "$p" <<<"$depends"; then unmet+=("$n ($p)"); fi
+done
+((${#unmet[@]} == 0)) && ok "Depends covers all $(wc -w <<<"$needed") libraries the binary needs" ||
+  bad "Depends lacks what the binary needs: ${unmet[*]}"
+check "kiosk.service holds OpenMP (Tesseract) to one thread" \
+  grep -qx 'Environment=OMP_THREAD_LIMIT=1' "$work/lib/systemd/system/kiosk.service"
 
 # --- a throwaway root ------------------------------------------------------
 R=$work/root

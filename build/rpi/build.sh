@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Cross-build kiosk for a Raspberry Pi 4/5 (linux/arm64, Debian 12 / Raspberry
 # Pi OS bookworm) on an amd64 Debian 12 machine, with cgo (OpenCV, SQLite,
-# OpenSSL for the TPM simulator, Fyne/GLES, V4L2).
+# OpenSSL for the TPM simulator, Tesseract/Leptonica with OpenMP for the MRZ,
+# Fyne/GLES, V4L2).
 #
 #   build/rpi/build.sh            -> bin/kiosk-linux-arm64
 #
@@ -13,7 +14,8 @@
 #     dependency closure, unpacked with dpkg -x into a sysroot (cached; the
 #     same sysroot serves qemu-aarch64-static -L for the smoke test);
 #  4. go build with CC/CXX=aarch64-linux-gnu-gcc/g++ --sysroot, the gocv
-#     customenv tag and an explicit OpenCV link list.
+#     customenv tag and an explicit OpenCV link list; the sysroot's library
+#     folder first on the link path (gosseract hard-codes -L/usr/local/lib).
 #
 # Idempotent: a warm run skips apt entirely (a stamp records the package set)
 # and reuses Go's build cache. Set KIOSK_RPI_REFRESH=1 to re-resolve the
@@ -76,11 +78,14 @@ run_pkgs=(
   libopencv-highgui406 libopencv-video406 libopencv-objdetect406 libopencv-calib3d406
   libopencv-features2d406 libopencv-dnn406 libopencv-photo406
   libsqlite3-0 libssl3
+  libtesseract5 liblept5 libgomp1
   libgl1 libgles2 libegl1 libx11-6 libxrandr2 libxcursor1 libxi6 libxinerama1 libxxf86vm1
 )
 # Headers and .so links the cgo packages compile and link against: gocv's
 # opencv.hpp (every main module), go-sqlite3 -tags libsqlite3, go-tpm-tools'
-# simulator (libcrypto), GLFW/X11 + GLES, V4L2 (linux-libc-dev).
+# simulator (libcrypto), gosseract (Tesseract's C API, Leptonica; libgomp for
+# models' -fopenmp comes with the cross compiler), GLFW/X11 + GLES, V4L2
+# (linux-libc-dev).
 dev_pkgs=(
   libc6-dev linux-libc-dev
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev libopencv-videoio-dev
@@ -88,6 +93,7 @@ dev_pkgs=(
   libopencv-features2d-dev libopencv-dnn-dev libopencv-photo-dev libopencv-flann-dev
   libopencv-ml-dev libopencv-stitching-dev
   libsqlite3-dev libssl-dev
+  libtesseract-dev libleptonica-dev
   libx11-dev libxrandr-dev libxcursor-dev libxi-dev libxinerama-dev libxxf86vm-dev
   libgl-dev libgles-dev libegl-dev
 )
@@ -179,7 +185,9 @@ EOF
       [ -e "$libdir/$(basename "$f")" ] || ln -s "$alt/$(basename "$f")" "$libdir/$(basename "$f")"
     done
   done
-  for f in usr/include/opencv4/opencv2/opencv.hpp usr/include/sqlite3.h usr/lib/$triple/libc.so.6; do
+  for f in usr/include/opencv4/opencv2/opencv.hpp usr/include/sqlite3.h usr/lib/$triple/libc.so.6 \
+    usr/include/tesseract/capi.h usr/include/leptonica/allheaders.h usr/lib/$triple/libtesseract.so \
+    usr/lib/$triple/libleptonica.so usr/lib/$triple/libgomp.so.1; do
     [ -e "$tmp/$f" ] || { echo "rpi: sysroot is missing $f; see $tmp" >&2; exit 1; }
   done
   { echo "$want"; printf '%s\n' "${debs[@]}"; } >"$tmp/.kiosk-sysroot"
@@ -196,6 +204,18 @@ opencv_libs=(core imgproc imgcodecs videoio highgui video objdetect calib3d feat
 ldflags=""
 for m in "${opencv_libs[@]}"; do ldflags+=" -lopencv_$m"; done
 
+# gosseract hard-codes -I/usr/local/include and -L/usr/local/lib: host
+# paths, which --sysroot does not rewrite. Go puts CGO_CPPFLAGS/CGO_LDFLAGS
+# before a package's own #cgo flags, so the sysroot's library folder is
+# searched first, and Tesseract's and Leptonica's headers come from a folder
+# that holds only those two (a plain -I of the sysroot's usr/include would be
+# ignored: it is already a system folder). A Tesseract built from source
+# into /usr/local on this machine (amd64, maybe another version) therefore
+# never reaches the arm64 build.
+incfirst=$cache/include-first
+mkdir -p "$incfirst"
+for d in tesseract leptonica; do ln -sfn "$sysroot/usr/include/$d" "$incfirst/$d"; done
+
 cd "$root"
 mkdir -p "$(dirname "$out")"
 env \
@@ -203,17 +223,28 @@ env \
   CC="$triple-gcc --sysroot=$sysroot" CXX="$triple-g++ --sysroot=$sysroot" \
   PKG_CONFIG_SYSROOT_DIR="$sysroot" PKG_CONFIG_PATH="" \
   PKG_CONFIG_LIBDIR="$sysroot/usr/lib/$triple/pkgconfig:$sysroot/usr/share/pkgconfig" \
-  CGO_CPPFLAGS="-I$sysroot/usr/include/opencv4" \
+  CGO_CPPFLAGS="-I$sysroot/usr/include/opencv4 -I$incfirst" \
   CGO_CXXFLAGS="-O2 -g" \
-  CGO_LDFLAGS="-O2 -g${ldflags}" \
+  CGO_LDFLAGS="-O2 -g -L$sysroot/usr/lib/$triple${ldflags}" \
   go build -tags 'libsqlite3 customenv' -ldflags "-X main.version=$version" -o "$out" ./cmd/kiosk
 lap "go build (linux/arm64, cgo)"
+
+# Every shared library the binary names must be in the sysroot (the same
+# packages the .deb depends on; build/deb/test.sh maps each to a Depends).
+mapfile -t needed < <("$triple-readelf" -d "$out" | sed -n 's/.*(NEEDED).*\[\(.*\)\]$/\1/p')
+for n in "${needed[@]}"; do
+  [ -e "$sysroot/usr/lib/$triple/$n" ] || [ -e "$sysroot/usr/lib/$n" ] ||
+    { echo "rpi: $out needs $n, which is not in the sysroot" >&2; exit 1; }
+done
+for n in libtesseract.so.5 liblept.so.5 libgomp.so.1; do
+  printf '%s\n' "${needed[@]}" | grep -qx "$n" || { echo "rpi: $out does not link $n (the MRZ OCR)" >&2; exit 1; }
+done
 
 size=$(stat -c %s "$out")
 tmpstrip=$(mktemp)
 "$triple-strip" -o "$tmpstrip" "$out"
 stripped=$(stat -c %s "$tmpstrip")
 rm -f "$tmpstrip"
-printf 'rpi: %s: %.1f MB (%.1f MB stripped), version %s\n' "${out#"$root"/}" \
-  "$(echo "$size / 1048576" | bc -l)" "$(echo "$stripped / 1048576" | bc -l)" "$version"
+printf 'rpi: %s: %.1f MB (%.1f MB stripped), %d shared libraries, version %s\n' "${out#"$root"/}" \
+  "$(echo "$size / 1048576" | bc -l)" "$(echo "$stripped / 1048576" | bc -l)" "${#needed[@]}" "$version"
 printf 'rpi: total %.1f s\n' "$(echo "$(date +%s.%N) - $t_start" | bc)"

@@ -3,7 +3,9 @@
 # qemu-aarch64-static (user-mode emulation, run explicitly: binfmt is not set
 # up in these containers) with the build's sysroot as its library root,
 # `kiosk --version` and `kiosk doctor --json` must run, the latter proving
-# the arm64 OpenCV, SQLite and libcrypto load and that doctor's JSON parses.
+# the arm64 OpenCV, SQLite and libcrypto load, that Tesseract (with
+# Leptonica and libgomp) starts on the pinned mrz.traineddata (doctor's ocr
+# check initialises it), and that doctor's JSON parses.
 # Then the contract kiosk.service relies on (Type=notify, WatchdogSec): a
 # headless `kiosk run` on the generated clip, with $NOTIFY_SOCKET and
 # $WATCHDOG_USEC set as systemd sets them, must send READY=1, keep sending
@@ -62,19 +64,23 @@ if [ "$rc" -gt 1 ]; then
   exit 1
 fi
 # Parse the report with Go's encoding/json semantics (python3's json here):
-# every check named, and the OpenCV check must report the arm64 sysroot's
-# OpenCV 4.6 loaded and working.
+# every check named, the OpenCV check must report the arm64 sysroot's
+# OpenCV 4.6 loaded and working, and the OCR check Tesseract 5 started on
+# mrz.traineddata (LoadMRZReader: model verified, a blank line read, Close).
 python3 - "$tmp/doctor.json" "$rc" "$secs" <<'EOF'
 import json, sys
 path, rc, secs = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 doc = json.load(open(path))
 checks = {c["name"]: c for c in doc["checks"]}
-for name in ("camera", "tpm", "models", "data-dir", "opencv"):
+for name in ("camera", "tpm", "models", "data-dir", "opencv", "ocr"):
     if name not in checks:
         sys.exit(f"rpi-check: FAIL doctor has no {name!r} check: {sorted(checks)}")
 cv = checks["opencv"]
 if not cv["ok"] or "OpenCV 4.6" not in cv["detail"]:
     sys.exit(f"rpi-check: FAIL opencv check: {cv}")
+ocr = checks["ocr"]
+if not ocr["ok"] or not ocr["detail"].startswith("Tesseract 5.") or not ocr["detail"].endswith(" with mrz.traineddata"):
+    sys.exit(f"rpi-check: FAIL ocr check (Tesseract in the arm64 binary): {ocr}")
 if not checks["data-dir"]["ok"]:
     sys.exit(f"rpi-check: FAIL data-dir check: {checks['data-dir']}")
 if doc["can_run"] != (rc == 0):
@@ -98,7 +104,7 @@ read -ra fetch_args <<<"$line"
 line=$(unit_args kiosk.service)
 read -ra run_args <<<"$line"
 
-if ! ls "$models"/*.onnx >/dev/null 2>&1; then # doctor above names what is missing
+if ! ls "$models"/*.onnx "$models"/*.traineddata >/dev/null 2>&1; then # doctor above names what is missing
   echo "rpi-check: FAIL no models in $models: the checks below run the detector;" \
     "provision them with 'make setup' or 'bin/kiosk models fetch'" >&2
   exit 1
@@ -107,7 +113,7 @@ fi
 # kiosk-models.service on a state directory that already holds the pinned
 # files (a copy of the provisioned ones): every hash checked, no network.
 mkdir -p "$tmp/state-models"
-cp "$models"/*.onnx "$tmp/state-models/"
+cp "$models"/*.onnx "$models"/*.traineddata "$tmp/state-models/"
 t0=$(date +%s.%N)
 if ! out=$(run KIOSK_MODELS_DIR="$tmp/state-models" -- "${fetch_args[@]}" 2>&1); then
   echo "rpi-check: FAIL kiosk ${fetch_args[*]} (kiosk-models.service) under qemu:" >&2
@@ -121,12 +127,13 @@ printf "rpi-check: ok   qemu: kiosk %s (kiosk-models.service) on provisioned fil
 # systemd starts the unit with NOTIFY_SOCKET (a unixgram socket) and
 # WATCHDOG_USEC; here a small listener plays systemd's part. The watchdog is
 # 6 s (30 s in the unit) so a short run must show pings at a third of it.
-# The unit's own arguments, then what this machine needs: no display, the
-# generated clip for a camera, a stop after 8 s, an API port of its own.
+# The unit's own arguments (and its OMP_THREAD_LIMIT), then what this
+# machine needs: no display, the generated clip for a camera, a stop after
+# 8 s, an API port of its own.
 t0=$(date +%s.%N)
 python3 - "$tmp/notify.sock" 120 "$tmp/run.log" -- env -i PATH=/usr/bin:/bin LANG=en_US.UTF-8 \
   HOME="$tmp/home" XDG_CONFIG_HOME="$tmp/config" KIOSK_DATA_DIR="$tmp/data-run" KIOSK_MODELS_DIR="$models" \
-  KIOSK_TPM=auto NOTIFY_SOCKET="$tmp/notify.sock" WATCHDOG_USEC=6000000 \
+  KIOSK_TPM=auto OMP_THREAD_LIMIT=1 NOTIFY_SOCKET="$tmp/notify.sock" WATCHDOG_USEC=6000000 \
   "$qemu" -L "$sysroot" "$bin" "${run_args[@]}" --headless --source synthetic --duration 8s --listen 127.0.0.1:0 <<'EOF'
 import os, signal, socket, subprocess, sys, time
 sock_path, limit, log = sys.argv[1], float(sys.argv[2]), sys.argv[3]

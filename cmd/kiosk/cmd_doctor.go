@@ -12,10 +12,11 @@ import (
 	"gocv.io/x/gocv"
 
 	"kiosk/capture"
+	"kiosk/models"
 )
 
 func init() {
-	register(command{name: "doctor", summary: "check cameras, TPM, models, display, data directory and OpenCV", run: runDoctor})
+	register(command{name: "doctor", summary: "check cameras, TPM, models, display, data directory, OpenCV and the OCR", run: runDoctor})
 }
 
 // check is one line of the doctor's report.
@@ -126,6 +127,7 @@ func diagnose(e *env, cfg *config, mode string) doctorReport {
 
 	r.Checks = append(r.Checks, dataDirCheck(cfg.dataDir))
 	r.Checks = append(r.Checks, check{Name: "opencv", OK: true, Needed: true, Detail: "OpenCV " + gocv.OpenCVVersion() + ", gocv " + gocv.Version()})
+	r.Checks = append(r.Checks, ocrCheck(cfg.modelsDir))
 
 	r.CanRun = true
 	for _, c := range r.Checks {
@@ -177,6 +179,27 @@ func tpmCheck() check {
 	}
 	return check{Name: "tpm", OK: true, Needed: true, Detail: "software TPM: NOT SECURE (no /dev/tpmrm0 and no swtpm; the in-process simulator will be used)",
 		Fix: "install swtpm (apt-get install swtpm) for a persistent software TPM, or fit a TPM 2.0 module"}
+}
+
+// ocrCheck starts the machine-readable zone reader as a check-in would: the
+// pinned model's bytes checked, Tesseract initialised on them (it reads a
+// blank line to load the model), then closed. It proves the Tesseract and
+// Leptonica libraries load and work on this machine, and names the version.
+func ocrCheck(modelsDir string) check {
+	c := check{Name: "ocr", Needed: true}
+	r, err := models.LoadMRZReader(modelsDir, models.MRZOptions{})
+	if err != nil {
+		c.Detail = fmt.Sprintf("Tesseract %s cannot start with %s: %v", models.OCRVersion(), models.MRZModel, err)
+		c.Fix = "run 'kiosk models fetch' (or 'make setup'); 'kiosk models verify' shows each hash"
+		return c
+	}
+	if err := r.Close(); err != nil {
+		c.Detail = fmt.Sprintf("Tesseract %s with %s: closing: %v", models.OCRVersion(), models.MRZModel, err)
+		return c
+	}
+	c.OK = true
+	c.Detail = fmt.Sprintf("Tesseract %s with %s", models.OCRVersion(), models.MRZModel)
+	return c
 }
 
 // dataDirCheck creates the data directory if needed and checks it is

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"kiosk/internal/mattest"
@@ -187,10 +188,13 @@ func TestDoctorJSON(t *testing.T) {
 	for _, c := range rep.Checks {
 		names[c.Name] = c
 	}
-	for _, n := range []string{"camera", "tpm", "models", "display", "data-dir", "opencv"} {
+	for _, n := range []string{"camera", "tpm", "models", "display", "data-dir", "opencv", "ocr"} {
 		if _, ok := names[n]; !ok {
 			t.Errorf("doctor report lacks %q", n)
 		}
+	}
+	if c := names["ocr"]; !c.OK || !strings.HasPrefix(c.Detail, "Tesseract 5.") || !strings.HasSuffix(c.Detail, " with "+models.MRZModel) {
+		t.Errorf("ocr check: %+v; want ok, \"Tesseract 5.x with %s\"", c, models.MRZModel)
 	}
 	if !rep.CanRun || code != exitOK {
 		t.Errorf("demo mode with verified models: can_run=%v exit %d; want true, 0\n%s", rep.CanRun, code, out)
