@@ -50,8 +50,10 @@ const (
 const ownersKept = 512
 
 // Response is the JSON body of a check-in: its number, whether it has
-// finished, and if so the outcome (pass or fail), the reason code of a
-// failure (not_live, no_match, timeout, cancelled, error), the liveness
+// finished, and if so the outcome (pass, fail, or refer: the face match
+// was uncertain and a member of staff decides at the kiosk's console), the
+// reason code (not_live, no_match, uncertain_match, timeout, cancelled,
+// error, …), the liveness
 // verdict (live, not_live, retry) and how long it took. It never holds
 // pixels, templates, names or document numbers. Match is present only
 // when Options.ExposeScores is set.
@@ -70,11 +72,14 @@ type Response struct {
 	Document *checkin.Document `json:"document,omitempty"`
 }
 
-// MatchInfo is the face comparison's score and threshold (cosine
-// similarity of the embeddings).
+// MatchInfo is the face comparison's score (cosine similarity of the
+// embeddings), its decision (match, refer or no_match) and the two edges
+// of the bands that gave it.
 type MatchInfo struct {
-	Score     float32 `json:"score"`
-	Threshold float32 `json:"threshold"`
+	Score     float32        `json:"score"`
+	Decision  models.Outcome `json:"decision"`
+	Threshold float32        `json:"threshold"` // the pass edge
+	FailEdge  float32        `json:"fail_edge"`
 }
 
 type checkInServer struct {
@@ -301,13 +306,14 @@ func (c *checkInServer) response(r checkin.Result) Response {
 	out := Response{CheckIn: r.CheckIn, Status: "done", Outcome: r.Outcome.String(), Reason: string(r.Reason),
 		Liveness: string(r.Liveness.Verdict), DurationMS: r.Duration.Milliseconds()}
 	if c.o.ExposeScores && r.Match != nil {
-		out.Match = &MatchInfo{Score: r.Match.Score, Threshold: r.Match.Threshold}
+		out.Match = &MatchInfo{Score: r.Match.Score, Decision: r.Match.Outcome, Threshold: r.Match.Threshold, FailEdge: r.Match.FailEdge}
 	}
 	return out
 }
 
 // submitError maps SubmitPhoto's errors to statuses.
 func (c *checkInServer) submitError(w http.ResponseWriter, err error) {
+	var unfit *models.ReferenceError
 	switch {
 	case errors.Is(err, checkin.ErrBadPhoto):
 		// The wrapped message says what is wrong with the file, in words
@@ -317,6 +323,10 @@ func (c *checkInServer) submitError(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusUnprocessableEntity, "no_face", "no face was found in the reference photo")
 	case errors.Is(err, models.ErrManyFaces):
 		writeError(w, http.StatusUnprocessableEntity, "many_faces", "the reference photo shows more than one face; send a photo of one person")
+	case errors.As(err, &unfit):
+		// The gate's codes (face_too_small, blurry, turned_away, …) name
+		// what to fix; docs/matching.md lists them.
+		writeError(w, http.StatusUnprocessableEntity, "unfit_reference", "the reference photo is not fit to match against ("+unfitCodes(unfit)+"); send a sharp, well-lit, frontal photo of the whole face")
 	case errors.Is(err, checkin.ErrNoConsent):
 		writeError(w, http.StatusBadRequest, "consent_required", consentHelp)
 	case errors.Is(err, checkin.ErrDocumentExpired):
@@ -508,4 +518,13 @@ func readMultipart(body io.Reader, boundary string) (photo []byte, name, documen
 		return fail(errors.New("the form has no 'photo' file part"))
 	}
 	return photo, name, document, nil
+}
+
+// unfitCodes lists a refused reference's problem codes.
+func unfitCodes(e *models.ReferenceError) string {
+	codes := make([]string, len(e.Check.Problems))
+	for i, p := range e.Check.Problems {
+		codes[i] = p.String()
+	}
+	return strings.Join(codes, ", ")
 }

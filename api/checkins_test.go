@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"kiosk/checkin"
+	"kiosk/liveness"
 	"kiosk/models"
 	"kiosk/mrz"
 )
@@ -388,5 +389,40 @@ func TestDocumentFieldsOnlyWhenAsked(t *testing.T) {
 		if w.Code != http.StatusUnprocessableEntity || !strings.Contains(w.Body.String(), tc.code) {
 			t.Errorf("POST with %v = %d %s; want 422 %s", tc.err, w.Code, w.Body, tc.code)
 		}
+	}
+}
+
+// TestReferredCheckIn: a check-in the flow referred to staff is reported
+// as outcome "refer" with reason uncertain_match (and, with scores
+// exposed, the decision and both edges); a reference photo the gate
+// refuses is a 422 naming the problems.
+func TestReferredCheckIn(t *testing.T) {
+	flow := newFakeFlow()
+	tokens := &TokenSet{}
+	tok, _ := tokens.Add("frontdesk")
+	h := NewHandler(Options{CheckIns: flow, Tokens: tokens, Limits: roomy, Now: newClock().Now, Logger: testLogger(t), ExposeScores: true})
+	w := serve(h, "POST", "/v1/checkins", "192.0.2.1:5000", tok, "image/png", testPhoto(t))
+	if w.Code != http.StatusAccepted {
+		t.Fatalf("POST = %d %s", w.Code, w.Body)
+	}
+	d := models.Bands{Fail: 0.25, Pass: 0.53}.Decide(0.41)
+	flow.mu.Lock()
+	flow.results[1] = checkin.Result{CheckIn: 1, Outcome: checkin.OutcomeRefer, Reason: checkin.ReasonUncertain,
+		Liveness: liveness.Decision{Verdict: liveness.Live}, Match: &d}
+	flow.mu.Unlock()
+	got := serve(h, "GET", "/v1/checkins/1", "192.0.2.1:5000", tok, "", nil)
+	for _, want := range []string{`"outcome":"refer"`, `"reason":"uncertain_match"`, `"decision":"refer"`, `"threshold":0.53`, `"fail_edge":0.25`} {
+		if !strings.Contains(got.Body.String(), want) {
+			t.Errorf("GET a referred check-in = %d %s; want %s", got.Code, got.Body, want)
+		}
+	}
+	flow.mu.Lock()
+	flow.err = fmt.Errorf("reference: %w", &models.ReferenceError{Check: models.ReferenceCheck{Faces: 1,
+		Problems: []models.ReferenceProblem{models.ReferenceBlurry, models.ReferenceTurned}}})
+	flow.mu.Unlock()
+	w = serve(h, "POST", "/v1/checkins", "192.0.2.1:5000", tok, "image/png", testPhoto(t))
+	if w.Code != http.StatusUnprocessableEntity || !strings.Contains(w.Body.String(), `"code":"unfit_reference"`) ||
+		!strings.Contains(w.Body.String(), "turned_away, blurry") && !strings.Contains(w.Body.String(), "blurry, turned_away") {
+		t.Errorf("POST an unfit reference = %d %s; want 422 unfit_reference naming blurry and turned_away", w.Code, w.Body)
 	}
 }

@@ -172,8 +172,9 @@ func TestCheckInEndToEnd(t *testing.T) {
 			if code != http.StatusOK || got.Outcome != tc.outcome || got.Reason != tc.reason || got.Status != "done" {
 				t.Fatalf("POST /v1/checkins?wait=60s = %d %+v; want 200 outcome %q reason %q", code, got, tc.outcome, tc.reason)
 			}
-			if got.Match == nil || (got.Match.Score >= got.Match.Threshold) != (tc.outcome == "pass") {
-				t.Errorf("match = %+v; want a score on the %s side of the threshold", got.Match, tc.outcome)
+			wantDecision := map[string]models.Outcome{"pass": models.OutcomeMatch, "fail": models.OutcomeNoMatch}[tc.outcome]
+			if got.Match == nil || (got.Match.Score >= got.Match.Threshold) != (tc.outcome == "pass") || got.Match.Decision != wantDecision {
+				t.Errorf("match = %+v; want a score on the %s side of the bands, decision %s", got.Match, tc.outcome, wantDecision)
 			}
 			if strings.Contains(string(body), "e2e") {
 				t.Errorf("response %q names the token", body)

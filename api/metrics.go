@@ -25,7 +25,7 @@ type Metrics struct {
 	PurgeRuns    prometheus.Counter
 	PurgeErrors  prometheus.Counter
 	PurgeDeleted prometheus.Counter
-	// CheckIns counts finished check-ins by outcome (pass, fail) and
+	// CheckIns counts finished check-ins by outcome (pass, fail, refer) and
 	// reason code (none, not_live, no_match, timeout, ...); fed by
 	// ObserveCheckIn.
 	CheckIns *prometheus.CounterVec
@@ -105,7 +105,8 @@ func (m *Metrics) WatchHoldings(read HoldingsFunc, now func() time.Time) {
 // reasons are the reason codes the check-in counter knows; anything else
 // is counted as "other", so a new code cannot grow the label set unbounded.
 var reasons = []checkin.Reason{checkin.ReasonNotLive, checkin.ReasonNoMatch, checkin.ReasonTimeout,
-	checkin.ReasonCancelled, checkin.ReasonError, checkin.ReasonNotEnroll}
+	checkin.ReasonCancelled, checkin.ReasonError, checkin.ReasonNotEnroll, checkin.ReasonUncertain,
+	checkin.ReasonExpired, checkin.ReasonNoDocument}
 
 // NewMetrics registers the counters.
 func NewMetrics() *Metrics {
@@ -115,7 +116,7 @@ func NewMetrics() *Metrics {
 		PurgeErrors:  prometheus.NewCounter(prometheus.CounterOpts{Name: "kiosk_purge_errors_total", Help: "Failed steps in purge runs."}),
 		PurgeDeleted: prometheus.NewCounter(prometheus.CounterOpts{Name: "kiosk_purge_deleted_total", Help: "Expired rows deleted by purges."}),
 		CheckIns: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kiosk_checkins_total",
-			Help: "Finished check-ins by outcome (pass, fail) and reason code."}, []string{"outcome", "reason"}),
+			Help: "Finished check-ins by outcome (pass, fail, refer: sent to staff) and reason code."}, []string{"outcome", "reason"}),
 		CameraFPS: prometheus.NewGauge(prometheus.GaugeOpts{Name: "kiosk_camera_fps", Help: "Frames per second the check-in loop processes."}),
 		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kiosk_api_requests_total",
 			Help: "API requests by route pattern and HTTP status code."}, []string{"route", "code"}),
@@ -153,7 +154,11 @@ func NewMetrics() *Metrics {
 	// Start every known series at zero, so rate() sees the first check-in.
 	m.CheckIns.WithLabelValues(checkin.OutcomePass.String(), "none")
 	for _, r := range reasons {
-		m.CheckIns.WithLabelValues(checkin.OutcomeFail.String(), string(r))
+		o := checkin.OutcomeFail
+		if r == checkin.ReasonUncertain {
+			o = checkin.OutcomeRefer
+		}
+		m.CheckIns.WithLabelValues(o.String(), string(r))
 	}
 	return m
 }

@@ -58,11 +58,20 @@ const (
 	RefExpired    Key = "ref.expired"
 	RefNoDocument Key = "ref.no_document"
 
+	// Why the reference gate refused an imported photo.
+	RefUnfitSmall  Key = "ref.unfit_small"
+	RefUnfitWhole  Key = "ref.unfit_whole"
+	RefUnfitTurned Key = "ref.unfit_turned"
+	RefUnfitLight  Key = "ref.unfit_light"
+	RefUnfitBlurry Key = "ref.unfit_blurry"
+	RefUnfitEyes   Key = "ref.unfit_eyes"
+
 	Cancel         Key = "common.cancel"
 	DecidingMoment Key = "deciding.moment"
 	LockedResumes  Key = "locked.resumes" // {{.Countdown}}
 	ResultPass     Key = "result.pass"
 	ResultFail     Key = "result.fail"
+	ResultRefer    Key = "result.refer"
 
 	WarnSoftwareTPM Key = "warn.software_tpm"
 	WarnDemo        Key = "warn.demo"
@@ -86,7 +95,8 @@ var Keys = []Key{IdleTouch, IdleStaff, IdleLargeText, IdleContrast, IdleLanguage
 	ConsentAgree, ConsentDecline, ConsentQR, ConsentNoQR,
 	RefImport, RefCard, RefEnrolled, RefDemo, RefAgain, RefBack, RefChoose, RefReading, RefBadPhoto, RefNoFace,
 	RefManyFaces, RefNoEnrolled, RefNoneFound, RefTryAgain, RefExpired, RefNoDocument,
-	Cancel, DecidingMoment, LockedResumes, ResultPass, ResultFail,
+	RefUnfitSmall, RefUnfitWhole, RefUnfitTurned, RefUnfitLight, RefUnfitBlurry, RefUnfitEyes,
+	Cancel, DecidingMoment, LockedResumes, ResultPass, ResultFail, ResultRefer,
 	WarnSoftwareTPM, WarnDemo, WarnNotStored,
 	PrivacyTitle, PrivacyRetention, PrivacyRetentionHow, PrivacyVersion,
 	keepPeriod, keepNone, periodMins, periodHours, periodDays, formatClock}

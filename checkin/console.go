@@ -1,14 +1,12 @@
 package checkin
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
-	"image/jpeg"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -67,6 +65,7 @@ type ConsoleStore interface {
 	Person(ctx context.Context, id store.ID) (*store.Person, error)
 	Unenroll(ctx context.Context, id store.ID) error
 	Audit(ctx context.Context, ev store.AuditEvent) error
+	CountEvent(ctx context.Context, event string) error
 	Setting(ctx context.Context, key string) (string, bool, error)
 	SetSetting(ctx context.Context, key, value string) error
 }
@@ -87,7 +86,10 @@ type ConsoleOptions struct {
 	// OnUnenroll is called after a person is removed, so the gallery
 	// forgets them.
 	OnUnenroll func(id store.ID)
-	Logger     *slog.Logger
+	// Referrals is the flow's queue of check-ins sent to staff; nil
+	// when there is no flow (the console then has none to decide).
+	Referrals *Referrals
+	Logger    *slog.Logger
 }
 
 // Console is operator mode: a TPM-checked PIN, auto-lock, the records list
@@ -100,10 +102,11 @@ type Console struct {
 	unlocked    bool
 	lastActive  time.Time
 	photos      map[store.ID]image.Image
-	outcomes    map[store.ID]bool
+	outcomes    map[store.ID]Outcome
 	documents   map[store.ID]*Document
 	names       map[store.ID]string // enrolled people's names, while revealed
-	photosUntil time.Time           // when decrypted photos, outcomes and names lock again
+	referral    *ReferralView       // the referral opened for a decision
+	photosUntil time.Time           // when decrypted photos, outcomes, names and the referral lock again
 }
 
 // NewConsole returns a locked console.
@@ -156,11 +159,10 @@ func (c *Console) lockLocked() {
 
 func (c *Console) dropPhotos() {
 	for id, img := range c.photos {
-		if rgba, ok := img.(*image.RGBA); ok {
-			clear(rgba.Pix)
-		}
+		wipeImage(img)
 		delete(c.photos, id)
 	}
+	c.dropReferral()
 	clear(c.outcomes)
 	clear(c.documents)
 	clear(c.names)
@@ -219,8 +221,9 @@ func (c *Console) audit(ctx context.Context, action string, subject store.ID) {
 type RecordRow struct {
 	store.Meta
 	Photo  image.Image // decrypted face crop, or nil
-	Opened bool        // the record was decrypted: Passed is known
-	Passed bool
+	Opened bool        // the record was decrypted: Outcome is known
+	// Outcome is pass, fail or refer (sent to staff), once decrypted.
+	Outcome Outcome
 	// Document is what the visitor's document gave (nil when none was
 	// read), while decrypted.
 	Document *Document
@@ -244,8 +247,8 @@ func (c *Console) Records(ctx context.Context, limit int) ([]RecordRow, error) {
 		if img, ok := c.photos[m.ID]; ok {
 			rows[i].Photo = img
 		}
-		if passed, ok := c.outcomes[m.ID]; ok {
-			rows[i].Opened, rows[i].Passed = true, passed
+		if o, ok := c.outcomes[m.ID]; ok {
+			rows[i].Opened, rows[i].Outcome = true, o
 			rows[i].Document = c.documents[m.ID]
 		}
 	}
@@ -263,7 +266,7 @@ func (c *Console) DecryptPhotos(ctx context.Context, ids []store.ID) error {
 		return err
 	}
 	if c.photos == nil {
-		c.photos, c.outcomes, c.documents = map[store.ID]image.Image{}, map[store.ID]bool{}, map[store.ID]*Document{}
+		c.photos, c.outcomes, c.documents = map[store.ID]image.Image{}, map[store.ID]Outcome{}, map[store.ID]*Document{}
 	}
 	failed := 0
 	for _, id := range ids {
@@ -274,17 +277,15 @@ func (c *Console) DecryptPhotos(ctx context.Context, ids []store.ID) error {
 			continue
 		}
 		c.audit(ctx, "records.decrypt", id)
-		c.outcomes[id] = rec.Passed
+		c.outcomes[id] = recordOutcome(rec)
 		if len(rec.Document) > 0 {
 			var d Document
 			if err := json.Unmarshal(rec.Document, &d); err == nil {
 				c.documents[id] = &d
 			}
 		}
-		if len(rec.Photo) > 0 {
-			if img, err := jpeg.Decode(bytes.NewReader(rec.Photo)); err == nil {
-				c.photos[id] = img
-			}
+		if img := decodeCrop(rec.Photo); img != nil {
+			c.photos[id] = img
 		}
 		rec.Wipe()
 	}
@@ -293,6 +294,31 @@ func (c *Console) DecryptPhotos(ctx context.Context, ids []store.ID) error {
 		return fmt.Errorf("%d of %d records could not be opened (purged or damaged)", failed, len(ids))
 	}
 	return nil
+}
+
+// recordOutcome is what a decrypted record says the visitor was told.
+func recordOutcome(rec *store.CheckIn) Outcome {
+	switch {
+	case rec.Passed:
+		return OutcomePass
+	case rec.Referred:
+		return OutcomeRefer
+	}
+	return OutcomeFail
+}
+
+// wipeImage zeroes a decoded image's pixels.
+func wipeImage(img image.Image) {
+	switch m := img.(type) {
+	case *image.RGBA:
+		clear(m.Pix)
+	case *image.YCbCr:
+		clear(m.Y)
+		clear(m.Cb)
+		clear(m.Cr)
+	case *image.Gray:
+		clear(m.Pix)
+	}
 }
 
 // PhotosUntil is when decrypted photos lock again (zero when none are shown).
@@ -328,7 +354,9 @@ func (c *Console) Erase(ctx context.Context, id store.ID) error {
 }
 
 // Enroll adds a person from a reference photo held in memory, for
-// enrolled (1:N) check-in. The name and template are sealed by the store.
+// enrolled (1:N) check-in, behind the reference gate (a
+// *models.ReferenceError says what is wrong with the photo). The name and
+// template are sealed by the store.
 func (c *Console) Enroll(ctx context.Context, name string, photo []byte) (store.ID, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -347,7 +375,8 @@ func (c *Console) Enroll(ctx context.Context, name string, photo []byte) (store.
 		return 0, err
 	}
 	defer p.Wipe()
-	t, _, err := c.o.Matcher.Reference(p.Image)
+	// An enrolment is a reference like an ID photo: behind the same gate.
+	t, _, err := c.o.Matcher.FitReference(p.Image)
 	if err != nil {
 		return 0, err
 	}
@@ -447,9 +476,12 @@ func (c *Console) Unenroll(ctx context.Context, id store.ID) error {
 // the store and take effect at the next start (retention and the purge
 // interval fix records' expiry when they are written).
 type Settings struct {
-	Retention      time.Duration
-	PurgeInterval  time.Duration
-	MatchThreshold float32
+	Retention     time.Duration
+	PurgeInterval time.Duration
+	// Match is the face match's bands: auto-pass at or above Pass, no
+	// match below Fail, a member of staff decides between. Operators move
+	// them within the model's calibration bounds (docs/matching.md).
+	Match models.Bands
 	// Language is the visitor language each visitor starts in ("" is the
 	// first of Languages).
 	Language Lang
@@ -460,12 +492,13 @@ type Settings struct {
 
 // Setting keys in the store.
 const (
-	SettingRetention      = "retention"
-	SettingPurgeInterval  = "purge_interval"
-	SettingMatchThreshold = "match_threshold"
-	SettingLanguage       = "language"
-	SettingRequireMRZ     = "require_mrz"
-	SettingAllowExpired   = "allow_expired"
+	SettingRetention     = "retention"
+	SettingPurgeInterval = "purge_interval"
+	SettingMatchPass     = "match_pass"
+	SettingMatchFail     = "match_fail"
+	SettingLanguage      = "language"
+	SettingRequireMRZ    = "require_mrz"
+	SettingAllowExpired  = "allow_expired"
 )
 
 // LoadSettings reads the stored settings over defaults.
@@ -484,9 +517,14 @@ func LoadSettings(ctx context.Context, s ConsoleStore, def Settings) (Settings, 
 	err := errors.Join(
 		get(SettingRetention, func(v string) (err error) { out.Retention, err = time.ParseDuration(v); return }),
 		get(SettingPurgeInterval, func(v string) (err error) { out.PurgeInterval, err = time.ParseDuration(v); return }),
-		get(SettingMatchThreshold, func(v string) error {
+		get(SettingMatchPass, func(v string) error {
 			f, err := strconv.ParseFloat(v, 32)
-			out.MatchThreshold = float32(f)
+			out.Match.Pass = float32(f)
+			return err
+		}),
+		get(SettingMatchFail, func(v string) error {
+			f, err := strconv.ParseFloat(v, 32)
+			out.Match.Fail = float32(f)
 			return err
 		}),
 		get(SettingLanguage, func(v string) (err error) { out.Language, err = ParseLang(v); return }),
@@ -496,22 +534,20 @@ func LoadSettings(ctx context.Context, s ConsoleStore, def Settings) (Settings, 
 	return out, err
 }
 
-// The match threshold's sane range: below 0.2 different people match
-// (docs/matching.md), above 0.9 the same person rarely does.
-const (
-	MinMatchThreshold = 0.2
-	MaxMatchThreshold = 0.9
-)
-
-// Validate checks the settings are within sane bounds.
-func (s Settings) Validate() error {
+// Validate checks the settings are within sane bounds, the match bands
+// within the face model's calibration (a *models.BandsError says which
+// edge is out). The single match threshold of earlier versions
+// ("match_threshold") is not read: its usual 0.38 would auto-pass
+// look-alikes the bands send to staff.
+func (s Settings) Validate(cal models.Calibration) error {
 	switch {
 	case s.Retention < 0 || s.Retention > 366*24*time.Hour:
 		return errors.New("retention must be between 0 (store nothing) and 366 days")
 	case s.PurgeInterval < time.Minute || s.PurgeInterval > 24*time.Hour:
 		return errors.New("the purge interval must be between 1 minute and 24 hours")
-	case s.MatchThreshold < MinMatchThreshold || s.MatchThreshold > MaxMatchThreshold:
-		return fmt.Errorf("the match threshold must be between %.2f and %.2f", MinMatchThreshold, MaxMatchThreshold)
+	}
+	if err := cal.Check(s.Match); err != nil {
+		return err
 	}
 	if s.Language != "" {
 		if _, err := ParseLang(string(s.Language)); err != nil {
@@ -521,6 +557,18 @@ func (s Settings) Validate() error {
 	return nil
 }
 
+// calibration is the running face model's, which bounds the match bands.
+func (c *Console) calibration() models.Calibration {
+	if c.o.Matcher == nil {
+		return models.DefaultCalibration
+	}
+	return c.o.Matcher.Calibration()
+}
+
+// Calibration is the running face model's calibration: the bounds within
+// which the settings may move the match bands.
+func (c *Console) Calibration() models.Calibration { return c.calibration() }
+
 // SaveSettings validates and stores the settings, as an audited action.
 func (c *Console) SaveSettings(ctx context.Context, s Settings) error {
 	c.mu.Lock()
@@ -528,16 +576,17 @@ func (c *Console) SaveSettings(ctx context.Context, s Settings) error {
 	if err := c.active(); err != nil {
 		return err
 	}
-	if err := s.Validate(); err != nil {
+	if err := s.Validate(c.calibration()); err != nil {
 		return err
 	}
 	for k, v := range map[string]string{
-		SettingRetention:      s.Retention.String(),
-		SettingPurgeInterval:  s.PurgeInterval.String(),
-		SettingMatchThreshold: strconv.FormatFloat(float64(s.MatchThreshold), 'f', 2, 32),
-		SettingLanguage:       string(cmp.Or(s.Language, Languages[0])),
-		SettingRequireMRZ:     strconv.FormatBool(s.Documents.RequireMRZ),
-		SettingAllowExpired:   strconv.FormatBool(s.Documents.AllowExpired),
+		SettingRetention:     s.Retention.String(),
+		SettingPurgeInterval: s.PurgeInterval.String(),
+		SettingMatchPass:     strconv.FormatFloat(float64(s.Match.Pass), 'f', 2, 32),
+		SettingMatchFail:     strconv.FormatFloat(float64(s.Match.Fail), 'f', 2, 32),
+		SettingLanguage:      string(cmp.Or(s.Language, Languages[0])),
+		SettingRequireMRZ:    strconv.FormatBool(s.Documents.RequireMRZ),
+		SettingAllowExpired:  strconv.FormatBool(s.Documents.AllowExpired),
 	} {
 		if err := c.o.Store.SetSetting(ctx, k, v); err != nil {
 			return fmt.Errorf("saving %s: %w", k, err)

@@ -88,8 +88,8 @@ func TestConsoleLockedByDefault(t *testing.T) {
 	for _, r := range rows {
 		if r.Photo != nil {
 			shown++
-			if b := r.Photo.Bounds(); b.Dx() < 100 || !r.Opened || !r.Passed {
-				t.Errorf("record %d: photo %v opened %v passed %v", r.ID, b, r.Opened, r.Passed)
+			if b := r.Photo.Bounds(); b.Dx() < 100 || !r.Opened || r.Outcome != OutcomePass {
+				t.Errorf("record %d: photo %v opened %v outcome %v", r.ID, b, r.Opened, r.Outcome)
 			}
 		}
 	}
@@ -161,7 +161,7 @@ func TestConsoleEraseEnrolSettings(t *testing.T) {
 	if err := c.DecryptPhotos(ctx, []store.ID{meta.ID}); err != nil {
 		t.Fatal(err)
 	}
-	if rows, _ := c.Records(ctx, 10); len(rows) != 1 || !rows[0].Opened || rows[0].Passed {
+	if rows, _ := c.Records(ctx, 10); len(rows) != 1 || !rows[0].Opened || rows[0].Outcome != OutcomeFail {
 		t.Fatalf("Records() after decrypt = %+v; want the failed record opened", rows)
 	}
 	clk.Advance(31 * time.Second)
@@ -231,13 +231,25 @@ func TestConsoleEraseEnrolSettings(t *testing.T) {
 		t.Errorf("second Unenroll() = %v; want ErrNotFound", err)
 	}
 
-	if err := c.SaveSettings(ctx, Settings{Retention: time.Hour, PurgeInterval: time.Minute, MatchThreshold: 0.1}); err == nil {
-		t.Error("SaveSettings(threshold 0.1) accepted")
+	for _, tc := range []struct {
+		bands models.Bands
+		edge  string
+	}{
+		{models.Bands{Fail: 0.25, Pass: 0.38}, "pass"}, // the old single threshold: would auto-pass look-alikes
+		{models.Bands{Fail: 0.25, Pass: 0.95}, "pass"},
+		{models.Bands{Fail: 0.50, Pass: 0.60}, "fail"},
+		{models.Bands{Fail: -0.1, Pass: 0.60}, "fail"},
+	} {
+		err := c.SaveSettings(ctx, Settings{Retention: time.Hour, PurgeInterval: time.Minute, Match: tc.bands})
+		var be *models.BandsError
+		if !errors.As(err, &be) || be.Edge != tc.edge {
+			t.Errorf("SaveSettings(bands %v) = %v; want a BandsError on the %s edge", tc.bands, err, tc.edge)
+		}
 	}
-	if err := c.SaveSettings(ctx, Settings{Retention: time.Hour, PurgeInterval: time.Minute, MatchThreshold: 0.4, Language: "it"}); err == nil {
+	if err := c.SaveSettings(ctx, Settings{Retention: time.Hour, PurgeInterval: time.Minute, Match: models.DefaultBands, Language: "it"}); err == nil {
 		t.Error("SaveSettings(language it) accepted")
 	}
-	want := Settings{Retention: 72 * time.Hour, PurgeInterval: 10 * time.Minute, MatchThreshold: 0.42, Language: Spanish}
+	want := Settings{Retention: 72 * time.Hour, PurgeInterval: 10 * time.Minute, Match: models.Bands{Fail: 0.3, Pass: 0.6}, Language: Spanish}
 	if err := c.SaveSettings(ctx, want); err != nil {
 		t.Fatalf("SaveSettings() = %v", err)
 	}

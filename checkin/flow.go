@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"image/jpeg"
 	"log/slog"
 	"strings"
 	"sync"
@@ -75,6 +74,9 @@ type Options struct {
 	// OnResult, if set, is called after every finished check-in, from the
 	// goroutine that fed the deciding frame. It gets no pixels.
 	OnResult func(Result)
+	// Referrals receives the check-ins referred to staff (the console's
+	// queue); NewFlow makes one when nil (Flow.Referrals).
+	Referrals *Referrals
 	// OnDecline, if set, is called when a visitor declines the notice.
 	OnDecline func()
 	// Notice is the privacy notice visitors agree to (DefaultNotice if nil).
@@ -217,6 +219,9 @@ func NewFlow(o Options) (*Flow, error) {
 		return nil, errors.New("checkin.NewFlow: Matcher and Records are required")
 	}
 	o.defaults()
+	if o.Referrals == nil {
+		o.Referrals = NewReferrals()
+	}
 	f := &Flow{o: o, results: map[uint64]Result{}, changed: make(chan struct{})}
 	if o.MRZ != nil {
 		f.card = newCardReader(o.MRZ, o.Now)
@@ -225,6 +230,10 @@ func NewFlow(o Options) (*Flow, error) {
 	f.setStage(StageIdle, o.Now())
 	return f, nil
 }
+
+// Referrals is the queue of check-ins this flow referred to staff, for
+// the operator console.
+func (f *Flow) Referrals() *Referrals { return f.o.Referrals }
 
 // Snapshot returns the current state, after applying any time-out due.
 func (f *Flow) Snapshot() Snapshot {
@@ -598,11 +607,14 @@ func (f *Flow) stepCard(ctx context.Context, now time.Time, fr *capture.Frame, i
 	}
 	switch {
 	case f.cardRef == nil:
+		var unfit *models.ReferenceError
 		switch {
 		case errors.Is(portraitErr, ErrCardLooksLive):
 			f.snap.Prompt = PromptCardLive
 		case errors.Is(portraitErr, models.ErrManyFaces):
 			f.snap.Prompt = PromptCardOne
+		case errors.As(portraitErr, &unfit):
+			f.snap.Prompt = ReferencePrompt(unfit.Check.Problem())
 		default:
 			f.snap.Prompt = PromptCardHold
 		}
@@ -675,11 +687,10 @@ func (f *Flow) PhotoReference(data []byte) (*Reference, error) {
 		return nil, err
 	}
 	defer p.Wipe()
-	t, _, err := f.o.Matcher.Reference(p.Image)
+	ref, err := photoReference(f.o.Matcher, p.Image)
 	if err != nil {
 		return nil, err
 	}
-	ref := &Reference{Kind: ReferencePhoto, template: t}
 	if f.o.MRZ == nil {
 		return ref, nil
 	}
@@ -855,8 +866,25 @@ func signalVerdicts(d liveness.Decision) string {
 	return strings.Join(parts, " ")
 }
 
-// decide matches the best frame against the reference (when live) and
-// finishes the check-in.
+// liveTemplate is the visitor's face as one template: the mean of the
+// embeddings of LivePicks frames spread over the window, or of the best
+// frame alone when fusing fails (say, one pick embedded badly).
+func (f *Flow) liveTemplate(best *capture.Frame, bestFace models.Face) (models.Template, error) {
+	frames, faces := f.win.Picks(LivePicks)
+	imgs := make([]models.Image, len(frames))
+	for i, fr := range frames {
+		imgs[i] = models.Image{Width: fr.Width, Height: fr.Height, Pix: fr.Pix}
+	}
+	t, err := f.o.Matcher.EmbedFused(imgs, faces, models.FuseMean)
+	if err == nil {
+		return t, nil
+	}
+	f.o.Logger.Warn("fusing the live frames failed; matching the best frame alone", "frames", len(frames), "err", err.Error())
+	return f.o.Matcher.Emb.EmbedFace(models.Image{Width: best.Width, Height: best.Height, Pix: best.Pix}, bestFace)
+}
+
+// decide matches the live face (fused from several frames) against the
+// reference, when live, and finishes the check-in.
 func (f *Flow) decide(ctx context.Context, now time.Time, d liveness.Decision) {
 	f.setStage(StageDeciding, now)
 	r := Result{Liveness: d, Outcome: OutcomeFail, Reason: ReasonNotLive}
@@ -865,8 +893,7 @@ func (f *Flow) decide(ctx context.Context, now time.Time, d liveness.Decision) {
 		f.finish(ctx, now, r, nil)
 		return
 	}
-	img := models.Image{Width: best.Width, Height: best.Height, Pix: best.Pix}
-	live, err := f.o.Matcher.Emb.EmbedFace(img, bestFace)
+	live, err := f.liveTemplate(best, bestFace)
 	if err != nil {
 		f.o.Logger.Error("embedding the live face failed", "err", err.Error())
 		r.Reason = ReasonError
@@ -874,29 +901,34 @@ func (f *Flow) decide(ctx context.Context, now time.Time, d liveness.Decision) {
 		return
 	}
 	defer live.Wipe()
-	th := f.o.Matcher.Bands
+	var md models.Decision
 	switch f.ref.Kind {
 	case ReferenceEnrolled:
-		hit, ok := f.ref.gallery.Identify(live, th.Pass)
-		if best := f.ref.gallery.Search(live, 1); len(best) > 0 {
-			md := th.Decide(best[0].Score)
-			r.Match = &md
-		}
-		if ok {
-			id, _ := store.ParseID(hit.ID)
-			r.PersonID = id
-			r.Outcome, r.Reason = OutcomePass, ReasonNone
-		} else {
+		// 1:N: the best-scoring enrolled person, in the same three bands.
+		best := f.ref.gallery.Search(live, 1)
+		if len(best) == 0 {
 			r.Reason = ReasonNotEnroll
+			f.finish(ctx, now, r, &live)
+			return
+		}
+		md = f.o.Matcher.Decide(best[0].Score)
+		if md.Outcome != models.OutcomeNoMatch {
+			r.PersonID, _ = store.ParseID(best[0].ID)
 		}
 	default:
-		md := th.Decide(f.ref.template.Similarity(live))
-		r.Match = &md
+		md = f.o.Matcher.Decide(f.ref.template.Similarity(live))
 		r.PersonID = f.ref.PersonID
-		if md.Match {
-			r.Outcome, r.Reason = OutcomePass, ReasonNone
-		} else {
-			r.Reason = ReasonNoMatch
+	}
+	r.Match = &md
+	switch md.Outcome {
+	case models.OutcomeMatch:
+		r.Outcome, r.Reason = OutcomePass, ReasonNone
+	case models.OutcomeRefer:
+		r.Outcome, r.Reason = OutcomeRefer, ReasonUncertain
+	default:
+		r.Reason = ReasonNoMatch
+		if f.ref.Kind == ReferenceEnrolled {
+			r.Reason = ReasonNotEnroll
 		}
 	}
 	f.finish(ctx, now, r, &live)
@@ -938,6 +970,9 @@ func (f *Flow) finish(ctx context.Context, now time.Time, r Result, live *models
 	if r.Outcome == OutcomePass && r.Document != nil {
 		f.greeting = r.Document.FirstName()
 	}
+	if r.Outcome == OutcomeRefer {
+		f.refer(r)
+	}
 	f.dropReference()
 	f.resetWindow()
 	if len(f.fails) >= f.o.MaxFailures {
@@ -955,14 +990,27 @@ func (f *Flow) finish(ctx context.Context, now time.Time, r Result, live *models
 	}
 }
 
+// refer puts a referred check-in in the staff queue. Callers hold mu.
+func (f *Flow) refer(r Result) {
+	if !r.Stored {
+		f.o.Logger.Warn("referred check-in has no stored record: staff must compare the visitor with their document in person")
+	}
+	f.o.Referrals.add(Referral{RecordID: r.RecordID, At: f.o.Now(), Reference: r.Reference})
+}
+
 // store writes the sealed record of r. Its personal parts (the face
 // crop, the template, the scores, the name) exist only in memory until
 // the store seals them.
 func (f *Flow) store(ctx context.Context, r *Result, live *models.Template) {
-	c := store.CheckIn{PersonID: r.PersonID, Passed: r.Outcome == OutcomePass}
+	c := store.CheckIn{PersonID: r.PersonID, Passed: r.Outcome == OutcomePass, Referred: r.Outcome == OutcomeRefer}
 	defer c.Wipe()
 	if f.ref != nil {
 		c.Name, c.DocumentNumber = f.ref.Name, f.ref.DocumentNumber
+		if c.Referred {
+			// Staff compare the two faces; the record keeps the
+			// reference's crop only for that.
+			c.ReferencePhoto = bytes.Clone(f.ref.crop)
+		}
 		if d := f.ref.Document; d != nil {
 			// The document's own, checked fields win over what an
 			// integration typed.
@@ -988,8 +1036,8 @@ func (f *Flow) store(ctx context.Context, r *Result, live *models.Template) {
 			f.o.Logger.Error("encoding the match details failed; the record is stored without them", "err", err.Error())
 		}
 	}
-	if best, face, ok := f.win.Best(); f.o.StoreFaceCrop && ok {
-		c.Photo = faceCrop(best, face)
+	if best, face, ok := f.win.Best(); (f.o.StoreFaceCrop || r.Outcome == OutcomeRefer) && ok {
+		c.Photo = faceCrop(models.Image{Width: best.Width, Height: best.Height, Pix: best.Pix}, face)
 	}
 	// A finished check-in is stored even while the kiosk shuts down.
 	m, err := f.o.Records.Put(context.WithoutCancel(ctx), c)
@@ -1000,21 +1048,4 @@ func (f *Flow) store(ctx context.Context, r *Result, live *models.Template) {
 	default:
 		f.o.Logger.Error("storing the check-in record failed; the result stands", "err", err.Error())
 	}
-}
-
-// faceCrop encodes the face box, grown by half, as a JPEG in memory.
-func faceCrop(fr *capture.Frame, face models.Face) []byte {
-	box := face.Rect()
-	grow := box.Dx() / 4
-	box = image.Rect(box.Min.X-grow, box.Min.Y-grow, box.Max.X+grow, box.Max.Y+grow).Intersect(image.Rect(0, 0, fr.Width, fr.Height))
-	if box.Empty() {
-		return nil
-	}
-	rgba := fr.RGBA(nil)
-	defer clear(rgba.Pix)
-	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, rgba.SubImage(box), &jpeg.Options{Quality: 90}); err != nil {
-		return nil
-	}
-	return buf.Bytes()
 }

@@ -21,6 +21,7 @@ import (
 	"kiosk/internal/safelog"
 	"kiosk/liveness"
 	"kiosk/models"
+	"kiosk/mrz"
 	"kiosk/store"
 )
 
@@ -412,28 +413,38 @@ func TestFlowCardIntake(t *testing.T) {
 	if s := f.Snapshot(); !s.Card || s.Prompt != PromptCardHold {
 		t.Fatalf("after ExpectCard: card %v prompt %q", s.Card, s.Prompt)
 	}
-	step := func(rel string) Snapshot {
-		img, err := models.DecodeImage(readData(t, rel))
-		if err != nil {
-			t.Fatal(err)
-		}
+	card, _ := visitorDocument(t, mrz.Date{Year: 2031, Month: 5, Day: 17})
+	cardImg := models.FromImage(card)
+	step := func(img models.Image) Snapshot {
 		clk.Advance(100 * time.Millisecond)
 		fr := &capture.Frame{Seq: 1, Time: clk.Now(), Width: img.Width, Height: img.Height, Pix: img.Pix}
 		return f.Step(context.Background(), fr)
 	}
-	if s := step("spoof/image_T1.jpg"); s.Stage != StageReference || s.Prompt != PromptCardLive {
+	file := func(rel string) models.Image {
+		img, err := models.DecodeImage(readData(t, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return img
+	}
+	if s := step(file("spoof/image_T1.jpg")); s.Stage != StageReference || s.Prompt != PromptCardLive {
 		t.Errorf("live face held up as the card: %s %q; want reference %q", s.Stage, s.Prompt, PromptCardLive)
 	}
-	s := step("spoof/image_F1.jpg")
+	// A print held sideways, the face turned: the reference gate asks for
+	// the card held straight.
+	if s := step(file("spoof/image_F1.jpg")); s.Stage != StageReference || s.Prompt != PromptRefTurned {
+		t.Errorf("sideways print held up: %s %q; want reference %q", s.Stage, s.Prompt, PromptRefTurned)
+	}
+	s := step(cardImg)
 	if s.Stage != StageCapturing || s.Reference != ReferenceCard || s.Card || s.Prompt != PromptCardAway {
-		t.Errorf("printed portrait held up: %s reference %s card %v %q; want capturing with a card reference, asking to put it away", s.Stage, s.Reference, s.Card, s.Prompt)
+		t.Errorf("ID card held up: %s reference %s card %v %q; want capturing with a card reference, asking to put it away", s.Stage, s.Reference, s.Card, s.Prompt)
 	}
 	// The card still in view during the grace time is not taken for the visitor.
-	if s := step("spoof/image_F1.jpg"); s.Prompt != PromptCardAway || !s.Face.Empty() {
+	if s := step(cardImg); s.Prompt != PromptCardAway || !s.Face.Empty() {
 		t.Errorf("card still in view: prompt %q face %v; want the put-away prompt and no face tracked", s.Prompt, s.Face)
 	}
 	clk.Advance(CardAwayTime)
-	if s := step("spoof/image_T1.jpg"); s.Stage != StageCapturing || s.Prompt == PromptCardAway {
+	if s := step(file("spoof/image_T1.jpg")); s.Stage != StageCapturing || s.Prompt == PromptCardAway {
 		t.Errorf("after the grace time: %s %q; want the capture prompts", s.Stage, s.Prompt)
 	}
 }

@@ -138,14 +138,20 @@ type Reference struct {
 	// integration that showed the notice); on the kiosk's own screens the
 	// flow records it at Agree.
 	Consent *Consent
+	// crop is the reference's face as a JPEG, in memory only: sealed into
+	// the record only when the check-in is referred to staff, who compare
+	// it with the live face.
+	crop []byte
 }
 
-// Wipe zeroes the reference template.
+// Wipe zeroes the reference template and face crop.
 func (r *Reference) Wipe() {
 	if r == nil {
 		return
 	}
 	r.template.Wipe()
+	clear(r.crop)
+	r.crop = nil
 	r.Name, r.DocumentNumber = "", ""
 	r.Document = nil
 }
@@ -167,19 +173,26 @@ func (r *Reference) Format(f fmt.State, _ rune) { f.Write([]byte(r.String())) }
 // SensitiveValue marks Reference for safelog.
 func (r *Reference) SensitiveValue() {}
 
-// PhotoReference builds a 1:1 reference from an ID photo held in memory.
-// Errors wrap ErrBadPhoto, models.ErrNoFace or models.ErrManyFaces.
+// PhotoReference builds a 1:1 reference from an ID photo held in memory,
+// behind the reference gate. Errors wrap ErrBadPhoto, or are a
+// *models.ReferenceError (matching models.ErrUnfitReference, and
+// models.ErrNoFace or models.ErrManyFaces when that is the problem).
 func PhotoReference(m *models.Matcher, data []byte) (*Reference, error) {
 	p, err := ReadPhoto(data)
 	if err != nil {
 		return nil, err
 	}
 	defer p.Wipe()
-	t, _, err := m.Reference(p.Image)
+	return photoReference(m, p.Image)
+}
+
+// photoReference gates, embeds and crops the face of a decoded photo.
+func photoReference(m *models.Matcher, img models.Image) (*Reference, error) {
+	t, face, err := m.FitReference(img)
 	if err != nil {
 		return nil, err
 	}
-	return &Reference{Kind: ReferencePhoto, template: t}, nil
+	return &Reference{Kind: ReferencePhoto, template: t, crop: faceCrop(img, face)}, nil
 }
 
 // TemplateReference builds a 1:1 reference from a stored template (an
@@ -204,7 +217,10 @@ func GalleryReference(g *models.Gallery) (*Reference, error) {
 // card's portrait. The portrait must be the only face, and the passive
 // anti-spoof model must see it as a print (score below its threshold):
 // a live face held to the camera is refused, so visitors cannot enrol
-// their own live face as the reference they are then compared with.
+// their own live face as the reference they are then compared with. Then
+// the reference gate: a small, blurred, turned or glaring portrait is
+// refused with a *models.ReferenceError, whose first problem the flow asks
+// the visitor to fix (ReferencePrompt).
 func CardReference(m *models.Matcher, img models.Image) (*Reference, error) {
 	if m.PAD == nil {
 		return nil, errors.New("ID card intake needs the anti-spoof model")
@@ -227,9 +243,37 @@ func CardReference(m *models.Matcher, img models.Image) (*Reference, error) {
 	if score >= models.DefaultPADThreshold {
 		return nil, ErrCardLooksLive
 	}
+	if err := m.CheckReference(img, faces); err != nil {
+		return nil, err
+	}
 	t, err := m.Emb.EmbedFace(img, faces[0])
 	if err != nil {
 		return nil, err
 	}
-	return &Reference{Kind: ReferenceCard, template: t}, nil
+	return &Reference{Kind: ReferenceCard, template: t, crop: faceCrop(img, faces[0])}, nil
+}
+
+// faceCrop encodes the face box, grown by half, as a JPEG in memory (nil
+// when the box lies outside the picture). The RGBA copy is wiped.
+func faceCrop(img models.Image, face models.Face) []byte {
+	box := face.Rect()
+	grow := box.Dx() / 4
+	box = image.Rect(box.Min.X-grow, box.Min.Y-grow, box.Max.X+grow, box.Max.Y+grow).Intersect(image.Rect(0, 0, img.Width, img.Height))
+	if box.Empty() || len(img.Pix) < img.Width*img.Height*3 {
+		return nil
+	}
+	rgba := image.NewRGBA(image.Rect(0, 0, box.Dx(), box.Dy()))
+	defer clear(rgba.Pix)
+	for y := box.Min.Y; y < box.Max.Y; y++ {
+		src := img.Pix[(y*img.Width+box.Min.X)*3 : (y*img.Width+box.Max.X)*3]
+		dst := rgba.Pix[(y-box.Min.Y)*rgba.Stride:]
+		for i, j := 0, 0; i+2 < len(src); i, j = i+3, j+4 {
+			dst[j], dst[j+1], dst[j+2], dst[j+3] = src[i+2], src[i+1], src[i], 0xff
+		}
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, rgba, &jpeg.Options{Quality: 90}); err != nil {
+		return nil
+	}
+	return buf.Bytes()
 }

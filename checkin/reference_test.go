@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"kiosk/models"
+	"kiosk/mrz"
 )
 
 func encodeJPEG(t testing.TB, img image.Image) []byte {
@@ -141,8 +142,10 @@ func TestReadPhotoStripsMetadata(t *testing.T) {
 	}
 }
 
-// TestCardReference: a printed photo held to a camera becomes the
-// reference; a live face held to the camera is refused.
+// TestCardReference: an ID card's portrait held to a camera becomes the
+// reference; a live face held to the camera is refused, and so is a print
+// held sideways with the face turned (the reference gate), with the
+// prompt to hold it straight.
 func TestCardReference(t *testing.T) {
 	m := testMatcher(t)
 	decode := func(rel string) models.Image {
@@ -152,11 +155,16 @@ func TestCardReference(t *testing.T) {
 		}
 		return img
 	}
-	ref, err := CardReference(m, decode("spoof/image_F1.jpg"))
-	if err != nil || ref.Kind != ReferenceCard {
-		t.Fatalf("CardReference(printed photo) = %v, %v; want a card reference", ref, err)
+	card, _ := visitorDocument(t, mrz.Date{Year: 2031, Month: 5, Day: 17})
+	ref, err := CardReference(m, models.FromImage(card))
+	if err != nil || ref.Kind != ReferenceCard || len(ref.crop) < 1000 {
+		t.Fatalf("CardReference(ID card) = %v, %v; want a card reference with its face crop", ref, err)
 	}
 	ref.Wipe()
+	var unfit *models.ReferenceError
+	if _, err := CardReference(m, decode("spoof/image_F1.jpg")); !errors.As(err, &unfit) || ReferencePrompt(unfit.Check.Problem()) != PromptRefTurned {
+		t.Errorf("CardReference(sideways print) = %v; want a reference error asking to hold the card straight", err)
+	}
 	if _, err := CardReference(m, decode("spoof/image_T1.jpg")); !errors.Is(err, ErrCardLooksLive) {
 		t.Errorf("CardReference(live face) = %v; want ErrCardLooksLive", err)
 	}

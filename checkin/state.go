@@ -38,13 +38,20 @@ func (s Stage) String() string {
 // MarshalText gives the stage's name in JSON.
 func (s Stage) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
-// Outcome is what the visitor is told: pass or fail, nothing more.
+// Outcome is what the visitor is told: pass, fail, or see a member of
+// staff, nothing more.
 type Outcome int
 
 const (
 	OutcomeNone Outcome = iota
 	OutcomePass
 	OutcomeFail
+	// OutcomeRefer: live, but the face match was neither clearly the same
+	// person nor clearly not (models.OutcomeRefer). A member of staff
+	// compares the faces on the operator console and confirms or refuses;
+	// the kiosk never guesses. It is not a failure: it does not count
+	// towards the lock-out.
+	OutcomeRefer
 )
 
 func (o Outcome) String() string {
@@ -53,6 +60,8 @@ func (o Outcome) String() string {
 		return "pass"
 	case OutcomeFail:
 		return "fail"
+	case OutcomeRefer:
+		return "refer"
 	}
 	return "none"
 }
@@ -77,6 +86,9 @@ const (
 	// ReasonNoDocument: the operator requires a readable machine-readable
 	// zone and none was read.
 	ReasonNoDocument Reason = "no_document"
+	// ReasonUncertain: the face match fell between the model's bands;
+	// the outcome is OutcomeRefer.
+	ReasonUncertain Reason = "uncertain_match"
 )
 
 // ReferenceKind says where the reference face came from.
@@ -135,6 +147,16 @@ const (
 	PromptFail        Prompt = "fail"         // could not check in: see staff
 	PromptTimeout     Prompt = "timeout"      // we could not see your face clearly: try again
 	PromptLockedOut   Prompt = "locked_out"   // paused after failures until Until
+	PromptSeeStaff    Prompt = "see_staff"    // referred: please see a member of staff (not a failure)
+
+	// What the reference gate found wrong with an ID card's portrait
+	// (models.ReferenceProblem), asked of the visitor holding the card.
+	PromptRefSmall  Prompt = "ref_small"  // the portrait is too small: hold the card closer
+	PromptRefWhole  Prompt = "ref_whole"  // part of the portrait is out of view
+	PromptRefTurned Prompt = "ref_turned" // the face in the photo is turned or tilted
+	PromptRefLight  Prompt = "ref_light"  // the photo is too dark or shines: tilt the card
+	PromptRefBlurry Prompt = "ref_blurry" // the photo is too blurry: hold the card still
+	PromptRefEyes   Prompt = "ref_eyes"   // the eyes in the photo cannot be seen
 
 	PromptNoFace       Prompt = "no_face"
 	PromptOnePerson    Prompt = "one_person"
@@ -150,7 +172,8 @@ const (
 // Prompts lists every prompt, for catalogue completeness tests.
 var Prompts = []Prompt{PromptTap, PromptConsent, PromptReference, PromptCardHold, PromptCardLive, PromptCardOne, PromptCardAway,
 	PromptCardTurn, PromptCardCloser, PromptCardStill, PromptCardTilt, PromptCardReading, PromptPassNamed, PromptExpired, PromptNoDocument,
-	PromptKeepStill, PromptFlash, PromptChecking, PromptPass, PromptFail, PromptTimeout, PromptLockedOut,
+	PromptKeepStill, PromptFlash, PromptChecking, PromptPass, PromptFail, PromptTimeout, PromptLockedOut, PromptSeeStaff,
+	PromptRefSmall, PromptRefWhole, PromptRefTurned, PromptRefLight, PromptRefBlurry, PromptRefEyes,
 	PromptNoFace, PromptOnePerson, PromptComeCloser, PromptMoveBack, PromptCentre, PromptLookAtCamera, PromptMoreLight,
 	PromptLessLight, PromptHoldStill}
 
@@ -179,13 +202,37 @@ func QualityPrompt(p models.Prompt) Prompt {
 	return PromptNoFace
 }
 
-// ResultPrompt is the message for a finished check-in: pass or fail in
-// words, never the reason code or a score (a time-out gets its own, since
-// the visitor can fix it).
+// ReferencePrompt is what to ask of a visitor whose ID card portrait the
+// reference gate refused, for its first problem.
+func ReferencePrompt(p models.ReferenceProblem) Prompt {
+	switch p {
+	case models.ReferenceFaceTooSmall:
+		return PromptRefSmall
+	case models.ReferenceFaceCutOff:
+		return PromptRefWhole
+	case models.ReferenceTurned, models.ReferenceTilted, models.ReferenceUpDown:
+		return PromptRefTurned
+	case models.ReferenceTooDark, models.ReferenceTooBright:
+		return PromptRefLight
+	case models.ReferenceBlurry:
+		return PromptRefBlurry
+	case models.ReferenceEyesHidden:
+		return PromptRefEyes
+	case models.ReferenceSeveralFaces:
+		return PromptCardOne
+	}
+	return PromptCardHold
+}
+
+// ResultPrompt is the message for a finished check-in: pass, fail or see
+// staff in words, never the reason code or a score (a time-out gets its
+// own, since the visitor can fix it).
 func ResultPrompt(o Outcome, r Reason) Prompt {
 	switch {
 	case o == OutcomePass:
 		return PromptPass
+	case o == OutcomeRefer:
+		return PromptSeeStaff
 	case r == ReasonTimeout:
 		return PromptTimeout
 	case r == ReasonExpired:

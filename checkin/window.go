@@ -91,10 +91,22 @@ type Window struct {
 	havePrev  bool
 	pads      []float64
 	faceFrame int
-	best      *capture.Frame
-	bestFace  models.Face
-	bestScore float64
+	// kept is the best quality-passed frame of each second of the window
+	// (index: whole seconds since it opened), for matching: the best of
+	// them, or several spread over the window to fuse (Picks).
+	kept []keptFrame
 }
+
+// keptFrame is one frame the window keeps for matching.
+type keptFrame struct {
+	fr    *capture.Frame
+	face  models.Face
+	score float64 // the quality gate's score
+}
+
+// keptSlots caps the frames kept: one per second of a window that lasts
+// at most GiveUpAfter (8 s) plus a challenge.
+const keptSlots = 12
 
 // goodFrames is how many consecutive frames must pass the gate before the
 // liveness window opens: one lucky frame of a passer-by is not a visitor.
@@ -124,11 +136,13 @@ func (w *Window) Reset() {
 	w.good, w.open, w.havePrev = 0, false, false
 	w.pads = w.pads[:0]
 	w.faceFrame = 0
-	w.bestScore = math.Inf(-1)
-	if w.best != nil {
-		clear(w.best.Pix)
-		w.best = nil
+	for i := range w.kept {
+		if w.kept[i].fr != nil {
+			clear(w.kept[i].fr.Pix)
+		}
+		w.kept[i] = keptFrame{}
 	}
+	w.kept = w.kept[:0]
 }
 
 // Open reports whether the window is collecting.
@@ -193,16 +207,29 @@ func (w *Window) add(fr *capture.Frame, img models.Image, face models.Face, q mo
 		}
 	}
 	w.faceFrame++
-	if q.OK() && q.Score > w.bestScore {
-		if w.best == nil {
-			w.best = fr.Clone()
-		} else {
-			w.best.Width, w.best.Height, w.best.Seq, w.best.Time = fr.Width, fr.Height, fr.Seq, fr.Time
-			w.best.Pix = append(w.best.Pix[:0], fr.Pix...)
-		}
-		w.bestFace, w.bestScore = face, q.Score
+	if q.OK() {
+		w.keep(fr, face, q.Score)
 	}
 	return s
+}
+
+// keep holds fr in its second's slot if it is that second's best so far.
+func (w *Window) keep(fr *capture.Frame, face models.Face, score float64) {
+	slot := min(int(fr.Time.Sub(w.opened)/time.Second), keptSlots-1)
+	for len(w.kept) <= slot {
+		w.kept = append(w.kept, keptFrame{})
+	}
+	k := &w.kept[slot]
+	if k.fr != nil && score <= k.score {
+		return
+	}
+	if k.fr == nil {
+		k.fr = fr.Clone()
+	} else {
+		k.fr.Width, k.fr.Height, k.fr.Seq, k.fr.Time = fr.Width, fr.Height, fr.Seq, fr.Time
+		k.fr.Pix = append(k.fr.Pix[:0], fr.Pix...)
+	}
+	k.face, k.score = face, score
 }
 
 // Progress is how far the window is towards its first decision, 0–1.
@@ -262,11 +289,43 @@ func (w *Window) PAD() float64 {
 	return s[len(s)/2]
 }
 
-// Best returns the best-quality frame of the window and its face, for
-// matching; ok is false when no frame passed the gate. The frame stays
-// the window's: do not keep it past the next Reset.
+// Best returns the best-quality frame of the window and its face (the
+// record's face crop); ok is false when no frame passed the gate. The
+// frame stays the window's: do not keep it past the next Reset.
 func (w *Window) Best() (fr *capture.Frame, face models.Face, ok bool) {
-	return w.best, w.bestFace, w.best != nil
+	best := -1
+	for i, k := range w.kept {
+		if k.fr != nil && (best < 0 || k.score > w.kept[best].score) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return nil, models.Face{}, false
+	}
+	return w.kept[best].fr, w.kept[best].face, true
+}
+
+// LivePicks is how many frames spread over the window are fused into the
+// live template (docs/matching.md: the mean of 3–5 spread frames beat the
+// single best frame on the shared sets).
+const LivePicks = 5
+
+// Picks returns up to k quality-passed frames spread over the window (the
+// best of each of k equal runs of its seconds, models.PickSpread) with
+// their faces, in time order. They stay the window's until the next Reset.
+func (w *Window) Picks(k int) ([]*capture.Frame, []models.Face) {
+	scores := make([]float64, len(w.kept))
+	for i, kf := range w.kept {
+		if kf.fr != nil {
+			scores[i] = max(kf.score, math.SmallestNonzeroFloat64)
+		}
+	}
+	var frames []*capture.Frame
+	var faces []models.Face
+	for _, i := range models.PickSpread(scores, k) {
+		frames, faces = append(frames, w.kept[i].fr), append(faces, w.kept[i].face)
+	}
+	return frames, faces
 }
 
 // decisive reports whether a liveness decision ends the window before

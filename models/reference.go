@@ -337,24 +337,35 @@ func eyeDetail(img Image, f Face) ([2]float64, error) {
 }
 
 // FitReference is Reference behind the reference gate (m.ReferenceGate, or
-// DefaultReferenceGate when zero): it returns the template only for a
-// photo fit to match against, and otherwise a *ReferenceError listing every
-// problem (it matches ErrUnfitReference, and ErrNoFace or ErrManyFaces
-// when those are the problem). The check is returned either way.
-func (m *Matcher) FitReference(img Image) (Template, ReferenceCheck, error) {
+// DefaultReferenceGate when zero): it returns the template and its face
+// only for a photo fit to match against, and otherwise a *ReferenceError
+// listing every problem with the measurements (it matches
+// ErrUnfitReference, and ErrNoFace or ErrManyFaces when those are the
+// problem).
+func (m *Matcher) FitReference(img Image) (Template, Face, error) {
 	faces, err := m.Det.DetectStill(img)
 	if err != nil {
-		return Template{}, ReferenceCheck{}, err
+		return Template{}, Face{}, err
 	}
-	c, err := AssessReference(img, faces, m.Gate())
-	if err != nil {
-		return Template{}, c, err
-	}
-	if !c.OK() {
-		return Template{}, c, &ReferenceError{Check: c}
+	if err := m.CheckReference(img, faces); err != nil {
+		return Template{}, Face{}, err
 	}
 	t, err := m.Emb.EmbedFace(img, faces[0])
-	return t, c, err
+	return t, faces[0], err
+}
+
+// CheckReference runs the reference gate over faces already detected in
+// img: nil when the picture is fit to match against, a *ReferenceError
+// otherwise.
+func (m *Matcher) CheckReference(img Image, faces []Face) error {
+	c, err := AssessReference(img, faces, m.Gate())
+	if err != nil {
+		return err
+	}
+	if !c.OK() {
+		return &ReferenceError{Check: c}
+	}
+	return nil
 }
 
 // Gate is the reference gate FitReference applies: m.ReferenceGate, or

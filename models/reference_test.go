@@ -109,14 +109,14 @@ func TestReferenceGate(t *testing.T) {
 func TestFitReference(t *testing.T) {
 	m := newTestMatcher(t)
 	portrait := decodeFile(t, filepath.Join(dataDir(t, "faces/pairs"), "img20.jpg"))
-	tp, c, err := m.FitReference(portrait)
-	if err != nil || !c.OK() || !tp.Valid() {
-		t.Fatalf("FitReference(portrait) = %v, %+v, %v; want a template", tp, c, err)
+	tp, face, err := m.FitReference(portrait)
+	if err != nil || !tp.Valid() || face.Rect().Empty() {
+		t.Fatalf("FitReference(portrait) = %v, %+v, %v; want a template and its face", tp, face, err)
 	}
 	tp.Wipe()
-	_, c, err = m.FitReference(scalePixels(portrait, 0.2))
+	_, _, err = m.FitReference(scalePixels(portrait, 0.2))
 	var re *ReferenceError
-	if !errors.Is(err, ErrUnfitReference) || !errors.As(err, &re) || re.Check.Problem() != ReferenceTooDark || c.OK() {
+	if !errors.Is(err, ErrUnfitReference) || !errors.As(err, &re) || re.Check.Problem() != ReferenceTooDark || re.Check.OK() {
 		t.Errorf("FitReference(dark) = %v; want a ReferenceError for too_dark", err)
 	}
 	if _, _, err := m.FitReference(Image{Width: 64, Height: 64, Pix: make([]byte, 64*64*3)}); !errors.Is(err, ErrNoFace) || !errors.Is(err, ErrUnfitReference) {

@@ -429,9 +429,12 @@ type Counters struct {
 	CheckIns   int64 `json:"checkins"`
 	Passed     int64 `json:"passed"`
 	Failed     int64 `json:"failed"`
+	Referred   int64 `json:"referred"` // sent to staff: the face match was uncertain
 	Stored     int64 `json:"stored"`
 	Enrolments int64 `json:"enrolments"`
 	Declined   int64 `json:"consent_declined"`
+	Confirmed  int64 `json:"referrals_confirmed"` // referrals staff confirmed
+	Refused    int64 `json:"referrals_refused"`   // referrals staff refused
 }
 
 // Stats is what the evidence, metrics and doctor need, all plain values.
@@ -520,12 +523,18 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 			st.Counters.Passed = v
 		case "checkins_failed":
 			st.Counters.Failed = v
+		case "checkins_referred":
+			st.Counters.Referred = v
 		case "checkins_stored":
 			st.Counters.Stored = v
 		case "enrolments":
 			st.Counters.Enrolments = v
 		case EventConsentDeclined:
 			st.Counters.Declined = v
+		case EventReferralConfirmed:
+			st.Counters.Confirmed = v
+		case EventReferralRefused:
+			st.Counters.Refused = v
 		}
 	}
 	return st, classify(rows.Err())

@@ -48,8 +48,14 @@ type CheckIn struct {
 	ExpiresAt time.Time // set by Put: CreatedAt + Retention, fixed
 	Epoch     uint64    // set by Put: retention epoch of the record's key
 
-	Passed         bool
-	Photo          []byte // encoded image, in memory only
+	Passed bool
+	// Referred: the face match was neither clearly the same person nor
+	// clearly not, and a member of staff decides (never with Passed).
+	Referred bool
+	Photo    []byte // encoded image, in memory only
+	// ReferencePhoto is the reference's face crop (encoded), kept only for
+	// a referral so staff can compare the two faces; sealed with the details.
+	ReferencePhoto []byte
 	Embedding      []byte // caller-encoded embedding
 	Liveness       []byte // caller-encoded liveness decision details
 	Match          []byte // caller-encoded match details
@@ -81,6 +87,7 @@ func (c *CheckIn) SensitiveValue() {}
 // Wipe zeroes the byte fields and drops the strings.
 func (c *CheckIn) Wipe() {
 	clear(c.Photo)
+	clear(c.ReferencePhoto)
 	clear(c.Embedding)
 	clear(c.Liveness)
 	clear(c.Match)
@@ -106,12 +113,21 @@ const (
 	tagLiveness = 2
 	tagMatch    = 3
 	tagConsent  = 4
-	maxDetails  = 4
+	tagRefPhoto = 5
+	maxDetails  = 5
 
 	tagName     = 1
 	tagDocument = 2
 	tagDocData  = 3
 	maxPersonal = 3
+)
+
+// The sealed outcome byte (tagPassed): 0 and 1 since the first schema,
+// 2 for a referral.
+const (
+	outcomeFailed   = 0
+	outcomePassed   = 1
+	outcomeReferred = 2
 )
 
 // rawCheckIn is a check-in row exactly as stored.
@@ -148,12 +164,19 @@ func sealCheckIn(kp KeyProvider, id ID, v uint32, epoch uint64, created, expires
 	}
 	r.Photo = dek.Seal(nil, r.ctx("photo"), c.Photo)
 	r.Embedding = dek.Seal(nil, r.ctx("embedding"), c.Embedding)
-	passed := []byte{0}
-	if c.Passed {
-		passed[0] = 1
+	if c.Passed && c.Referred {
+		return nil, errors.New("a check-in cannot be both passed and referred")
 	}
-	scratch := appendFields(make([]byte, 0, 16+len(c.Liveness)+len(c.Match)+len(c.Consent)),
-		field{tagPassed, passed}, field{tagLiveness, c.Liveness}, field{tagMatch, c.Match}, field{tagConsent, c.Consent})
+	passed := []byte{outcomeFailed}
+	switch {
+	case c.Passed:
+		passed[0] = outcomePassed
+	case c.Referred:
+		passed[0] = outcomeReferred
+	}
+	scratch := appendFields(make([]byte, 0, 24+len(c.Liveness)+len(c.Match)+len(c.Consent)+len(c.ReferencePhoto)),
+		field{tagPassed, passed}, field{tagLiveness, c.Liveness}, field{tagMatch, c.Match}, field{tagConsent, c.Consent},
+		field{tagRefPhoto, c.ReferencePhoto})
 	r.Details = dek.Seal(nil, r.ctx("details"), scratch)
 	clear(scratch)
 	scratch = appendFields(scratch[:0], field{tagName, []byte(c.Name)}, field{tagDocument, []byte(c.DocumentNumber)}, field{tagDocData, c.Document})
@@ -193,13 +216,14 @@ func decodeCheckIn(kp KeyProvider, r *rawCheckIn) (*CheckIn, error) {
 	}
 	defer clear(details)
 	var df [maxDetails + 1][]byte
-	if decodeFields(details, maxDetails, df[:]) != nil || len(df[tagPassed]) != 1 || df[tagPassed][0] > 1 {
+	if decodeFields(details, maxDetails, df[:]) != nil || len(df[tagPassed]) != 1 || df[tagPassed][0] > outcomeReferred {
 		return fail()
 	}
-	c.Passed = df[tagPassed][0] == 1
+	c.Passed, c.Referred = df[tagPassed][0] == outcomePassed, df[tagPassed][0] == outcomeReferred
 	c.Liveness = append([]byte(nil), df[tagLiveness]...)
 	c.Match = append([]byte(nil), df[tagMatch]...)
 	c.Consent = append([]byte(nil), df[tagConsent]...)
+	c.ReferencePhoto = append([]byte(nil), df[tagRefPhoto]...)
 	personal, err := dek.Open(nil, r.ctx("personal"), r.Personal)
 	if err != nil {
 		return fail()
@@ -236,15 +260,23 @@ func countersUpdate(ctx context.Context, ex execer, names ...string) error {
 	return nil
 }
 
-// EventConsentDeclined counts visitors who said no to the privacy notice:
-// the only trace a declined visitor leaves.
-const EventConsentDeclined = "consent_declined"
+// Event counters: aggregate counts of visitor and staff events that are
+// not check-ins.
+const (
+	// EventConsentDeclined counts visitors who said no to the privacy
+	// notice: the only trace a declined visitor leaves.
+	EventConsentDeclined = "consent_declined"
+	// EventReferralConfirmed and EventReferralRefused count staff
+	// decisions on referred check-ins.
+	EventReferralConfirmed = "referrals_confirmed"
+	EventReferralRefused   = "referrals_refused"
+)
 
 // CountEvent adds one to an aggregate counter of visitor events that are
-// not check-ins (EventConsentDeclined). It stores nothing else, in every
+// not check-ins (the Event constants). It stores nothing else, in every
 // mode, ephemeral included.
 func (s *Store) CountEvent(ctx context.Context, event string) error {
-	if event != EventConsentDeclined {
+	if event != EventConsentDeclined && event != EventReferralConfirmed && event != EventReferralRefused {
 		return fmt.Errorf("store: unknown event counter %q", event)
 	}
 	db, err := s.usable(false)
@@ -257,9 +289,12 @@ func (s *Store) CountEvent(ctx context.Context, event string) error {
 	return nil
 }
 
-func outcomeCounter(passed bool) string {
-	if passed {
+func outcomeCounter(c *CheckIn) string {
+	switch {
+	case c.Passed:
 		return "checkins_passed"
+	case c.Referred:
+		return "checkins_referred"
 	}
 	return "checkins_failed"
 }
@@ -277,7 +312,7 @@ func (s *Store) Put(ctx context.Context, c CheckIn) (Meta, error) {
 	}
 	now := s.clk.Now()
 	if s.policy.Ephemeral {
-		if err := countersUpdate(ctx, db, "checkins", outcomeCounter(c.Passed)); err != nil {
+		if err := countersUpdate(ctx, db, "checkins", outcomeCounter(&c)); err != nil {
 			return Meta{}, s.writeFailed("counting check-in", err)
 		}
 		return Meta{}, ErrEphemeral
@@ -291,7 +326,7 @@ func (s *Store) Put(ctx context.Context, c CheckIn) (Meta, error) {
 		if err != nil {
 			return Meta{}, fmt.Errorf("sealing check-in: %w", err)
 		}
-		err = insertCheckIn(ctx, db, row, c.Passed, now)
+		err = insertCheckIn(ctx, db, row, outcomeCounter(&c), now)
 		if err == nil {
 			s.recoverFrom(ErrDiskFull)
 			return Meta{ID: id, PersonID: c.PersonID, CreatedAt: now.UTC(), ExpiresAt: expires.UTC(), Epoch: epoch}, nil
@@ -309,7 +344,7 @@ func (s *Store) Put(ctx context.Context, c CheckIn) (Meta, error) {
 
 // insertCheckIn writes one row, its counters and the time high-water mark
 // in one transaction.
-func insertCheckIn(ctx context.Context, db *sql.DB, r *rawCheckIn, passed bool, now time.Time) error {
+func insertCheckIn(ctx context.Context, db *sql.DB, r *rawCheckIn, outcome string, now time.Time) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -322,7 +357,7 @@ func insertCheckIn(ctx context.Context, db *sql.DB, r *rawCheckIn, passed bool, 
 		r.Photo, r.Embedding, r.Details, r.Personal); err != nil {
 		return err
 	}
-	if err := countersUpdate(ctx, tx, "checkins", outcomeCounter(passed), "checkins_stored"); err != nil {
+	if err := countersUpdate(ctx, tx, "checkins", outcome, "checkins_stored"); err != nil {
 		return err
 	}
 	if err := persistHWM(ctx, tx, now); err != nil {

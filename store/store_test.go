@@ -22,6 +22,7 @@ func TestPutGetRoundTrip(t *testing.T) {
 		{"full", sampleCheckIn(1)},
 		{"empty fields", CheckIn{}},
 		{"passed only", CheckIn{Passed: true, Name: "Zoë Ü"}},
+		{"referred with both faces", CheckIn{Referred: true, Photo: []byte("live crop"), ReferencePhoto: []byte("reference crop"), Match: []byte(`{"decision":"refer"}`)}},
 		{"large photo", CheckIn{Photo: bytes.Repeat([]byte{1, 2, 3}, 400_000)}},
 	}
 	for _, tc := range tests {
@@ -37,7 +38,7 @@ func TestPutGetRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Get(%d) = %v", m.ID, err)
 			}
-			if got.Passed != tc.in.Passed || !bytes.Equal(got.Photo, tc.in.Photo) || !bytes.Equal(got.Embedding, tc.in.Embedding) ||
+			if got.Passed != tc.in.Passed || got.Referred != tc.in.Referred || !bytes.Equal(got.ReferencePhoto, tc.in.ReferencePhoto) || !bytes.Equal(got.Photo, tc.in.Photo) || !bytes.Equal(got.Embedding, tc.in.Embedding) ||
 				!bytes.Equal(got.Liveness, tc.in.Liveness) || !bytes.Equal(got.Match, tc.in.Match) ||
 				got.Name != tc.in.Name || got.DocumentNumber != tc.in.DocumentNumber {
 				t.Errorf("Get(%d) returned a different record", m.ID)
@@ -49,6 +50,24 @@ func TestPutGetRoundTrip(t *testing.T) {
 	}
 	if _, err := s.Get(ctx, 12345); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Get(missing) = %v; want ErrNotFound", err)
+	}
+	if _, err := s.Put(ctx, CheckIn{Passed: true, Referred: true}); err == nil {
+		t.Errorf("Put(passed and referred) = nil; want an error")
+	}
+	for _, ev := range []string{EventReferralConfirmed, EventReferralRefused, EventReferralRefused} {
+		if err := s.CountEvent(ctx, ev); err != nil {
+			t.Fatalf("CountEvent(%s) = %v", ev, err)
+		}
+	}
+	if err := s.CountEvent(ctx, "referrals_guessed"); err == nil {
+		t.Errorf("CountEvent(unknown) = nil; want an error")
+	}
+	st, err := s.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := st.Counters; c.Referred != 1 || c.Passed != 1 || c.Confirmed != 1 || c.Refused != 2 {
+		t.Errorf("Counters = %+v; want 1 referred, 1 passed, 1 confirmed, 2 refused", c)
 	}
 	list, err := s.List(ctx, ListOptions{})
 	if err != nil || len(list) != len(tests) {

@@ -134,6 +134,7 @@ type App struct {
 	v visitorScreens
 	p pinScreen
 	c consoleScreens
+	r referralScreens
 
 	// The visitor's choices and what follows them.
 	cat      *catalogue.Catalogue

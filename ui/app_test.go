@@ -134,7 +134,7 @@ func newRig(t *testing.T, tweak func(*AppOptions)) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.con, err = checkin.NewConsole(checkin.ConsoleOptions{PIN: r.pin, Store: r.st, Matcher: r.m, Now: r.clk.Now})
+	r.con, err = checkin.NewConsole(checkin.ConsoleOptions{PIN: r.pin, Store: r.st, Matcher: r.m, Now: r.clk.Now, Referrals: r.flow.Referrals()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func newRig(t *testing.T, tweak func(*AppOptions)) *rig {
 		EnrolledReference: func() (*checkin.Reference, error) { return checkin.GalleryReference(nil) },
 		DemoPhoto:         []byte("demo"),
 		Settings: func(ctx context.Context) (checkin.Settings, error) {
-			return checkin.LoadSettings(ctx, r.st, checkin.Settings{Retention: time.Hour, PurgeInterval: 5 * time.Minute, MatchThreshold: 0.36})
+			return checkin.LoadSettings(ctx, r.st, checkin.Settings{Retention: time.Hour, PurgeInterval: 5 * time.Minute, Match: models.DefaultBands})
 		},
 		Evidence: func(context.Context) (EvidenceView, error) {
 			return EvidenceView{
@@ -325,6 +325,7 @@ func TestVisitorGoldens(t *testing.T) {
 				{"deciding", checkin.Snapshot{Stage: checkin.StageDeciding, Prompt: checkin.PromptChecking}, screenDeciding},
 				{"result_pass", checkin.Snapshot{Stage: checkin.StageResult, Outcome: checkin.OutcomePass, Prompt: checkin.PromptPass, Until: until}, screenResult},
 				{"result_fail", checkin.Snapshot{Stage: checkin.StageResult, Outcome: checkin.OutcomeFail, Reason: checkin.ReasonNoMatch, Prompt: checkin.PromptFail, Until: until}, screenResult},
+				{"result_refer", checkin.Snapshot{Stage: checkin.StageResult, Outcome: checkin.OutcomeRefer, Reason: checkin.ReasonUncertain, Prompt: checkin.PromptSeeStaff, Until: until}, screenResult},
 				{"result_timeout", checkin.Snapshot{Stage: checkin.StageResult, Outcome: checkin.OutcomeFail, Reason: checkin.ReasonTimeout, Prompt: checkin.PromptTimeout, Until: until}, screenResult},
 				{"locked_out", checkin.Snapshot{Stage: checkin.StageLockedOut, Outcome: checkin.OutcomeFail, Reason: checkin.ReasonNotLive,
 					Prompt: checkin.PromptLockedOut, Until: t0.Add(105 * time.Second)}, screenLocked},
@@ -741,6 +742,9 @@ func TestPhotoMessage(t *testing.T) {
 		{fmt.Errorf("reference: %w (3)", models.ErrManyFaces), catalogue.RefManyFaces},
 		{checkin.ErrNoneEnrolled, catalogue.RefNoEnrolled},
 		{errors.New("onnx: exploded"), catalogue.RefTryAgain},
+		{&models.ReferenceError{Check: models.ReferenceCheck{Faces: 1, Problems: []models.ReferenceProblem{models.ReferenceBlurry, models.ReferenceEyesHidden}}}, catalogue.RefUnfitBlurry},
+		{fmt.Errorf("photo: %w", &models.ReferenceError{Check: models.ReferenceCheck{Faces: 1, Problems: []models.ReferenceProblem{models.ReferenceTurned}}}), catalogue.RefUnfitTurned},
+		{&models.ReferenceError{Check: models.ReferenceCheck{Problems: []models.ReferenceProblem{models.ReferenceNoFace}}}, catalogue.RefNoFace},
 	} {
 		if got := photoMessage(tc.err); got != tc.want {
 			t.Errorf("photoMessage(%v) = %q; want %q", tc.err, got, tc.want)
@@ -786,8 +790,8 @@ func TestStepSettings(t *testing.T) {
 		v    float32
 		dir  int
 		want float32
-	}{{0.36, 1, 0.37}, {0.36, -1, 0.35}, {0.20, -1, 0.20}, {0.90, 1, 0.90}, {0.355, 1, 0.37}} {
-		if got := stepThreshold(tc.v, tc.dir); got != tc.want {
+	}{{0.56, 1, 0.57}, {0.56, -1, 0.55}, {0.50, -1, 0.50}, {0.90, 1, 0.90}, {0.555, 1, 0.57}} {
+		if got := stepThreshold(tc.v, tc.dir, [2]float32{0.5, 0.9}); got != tc.want {
 			t.Errorf("stepThreshold(%v, %d) = %v; want %v", tc.v, tc.dir, got, tc.want)
 		}
 	}

@@ -92,6 +92,27 @@ func newBang(minSide float32) fyne.CanvasObject {
 	return container.New(placeLayout{fyne.NewSize(minSide, minSide), place}, disc, bar, dot)
 }
 
+// newStaffMark draws the referral mark: a person in a blue disc, for
+// "please see a member of staff" (neither the pass tick nor the fail sign:
+// the visitor did nothing wrong).
+func newStaffMark(minSide float32) fyne.CanvasObject {
+	disc := canvas.NewCircle(colPrimary)
+	head := canvas.NewCircle(colText)
+	shoulders := canvas.NewArc(-90, 90, 0, colText)
+	place := func(s fyne.Size) {
+		o, d := square(s)
+		disc.Move(o)
+		disc.Resize(fyne.NewSize(d, d))
+		hr := d * 0.13
+		head.Move(fyne.NewPos(o.X+d/2-hr, o.Y+d*0.36-hr))
+		head.Resize(fyne.NewSize(2*hr, 2*hr))
+		sr := d * 0.26
+		shoulders.Move(fyne.NewPos(o.X+d/2-sr, o.Y+d*0.80-sr))
+		shoulders.Resize(fyne.NewSize(2*sr, 2*sr))
+	}
+	return container.New(placeLayout{fyne.NewSize(minSide, minSide), place}, disc, head, shoulders)
+}
+
 // ring is a progress ring: a grey track with a green arc from the top,
 // clockwise, for the fraction done.
 type ring struct {

@@ -148,7 +148,10 @@ func cardMode(s checkin.Snapshot) bool {
 // photoMessage is the visitor's message for a reference error. The Go
 // error never reaches the screen; the caller logs it.
 func photoMessage(err error) catalogue.Key {
+	var unfit *models.ReferenceError
 	switch {
+	case errors.As(err, &unfit) && unfit.Check.Problem() > models.ReferenceSeveralFaces:
+		return unfitMessage(unfit.Check.Problem())
 	case errors.Is(err, checkin.ErrBadPhoto):
 		return catalogue.RefBadPhoto
 	case errors.Is(err, models.ErrNoFace):
@@ -161,6 +164,26 @@ func photoMessage(err error) catalogue.Key {
 		return catalogue.RefExpired
 	case errors.Is(err, checkin.ErrNoDocument):
 		return catalogue.RefNoDocument
+	}
+	return catalogue.RefTryAgain
+}
+
+// unfitMessage words the reference gate's first problem with an imported
+// photo (no face and several faces have their own messages).
+func unfitMessage(p models.ReferenceProblem) catalogue.Key {
+	switch p {
+	case models.ReferenceFaceTooSmall:
+		return catalogue.RefUnfitSmall
+	case models.ReferenceFaceCutOff:
+		return catalogue.RefUnfitWhole
+	case models.ReferenceTurned, models.ReferenceTilted, models.ReferenceUpDown:
+		return catalogue.RefUnfitTurned
+	case models.ReferenceTooDark, models.ReferenceTooBright:
+		return catalogue.RefUnfitLight
+	case models.ReferenceBlurry:
+		return catalogue.RefUnfitBlurry
+	case models.ReferenceEyesHidden:
+		return catalogue.RefUnfitEyes
 	}
 	return catalogue.RefTryAgain
 }

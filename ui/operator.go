@@ -40,6 +40,7 @@ type pinScreen struct {
 
 // Console tab names.
 const (
+	tabReferrals   = "Referrals"
 	tabRecords     = "Records"
 	tabEnrol       = "Enrol"
 	tabSettings    = "Settings"
@@ -85,7 +86,7 @@ type consoleScreens struct {
 
 	// settings
 	settings checkin.Settings
-	setVals  [6]*widget.Label
+	setVals  [7]*widget.Label
 	setMsg   *widget.Label
 
 	// evidence
@@ -252,6 +253,7 @@ func (a *App) buildConsole() fyne.CanvasObject {
 		pane.Hide()
 		c.panes[name] = pane
 	}
+	add(tabReferrals, a.buildReferrals())
 	add(tabRecords, a.buildRecords())
 	add(tabEnrol, a.buildEnrol())
 	if a.o.Settings != nil {
@@ -276,10 +278,15 @@ func (a *App) buildConsole() fyne.CanvasObject {
 	return container.NewBorder(container.NewVBox(container.NewPadded(top), widget.NewSeparator()), nil, nil, nil, container.NewPadded(panes))
 }
 
-// openConsole shows operator mode on its first tab.
+// openConsole shows operator mode: the referrals when a visitor waits for
+// staff, else the records.
 func (a *App) openConsole() {
 	a.operator = true
 	a.setScreen(screenConsole)
+	if rs, err := a.o.Console.Referrals(); err == nil && len(rs) > 0 {
+		a.openTab(tabReferrals)
+		return
+	}
 	a.openTab(tabRecords)
 }
 
@@ -298,6 +305,8 @@ func (a *App) openTab(name string) {
 		b.Refresh()
 	}
 	switch name {
+	case tabReferrals:
+		a.loadReferrals()
 	case tabRecords:
 		c.confirm = 0
 		a.loadRecords()
@@ -424,10 +433,7 @@ func (a *App) recordRow(r checkin.RecordRow, loc *time.Location) fyne.CanvasObje
 	when := r.CreatedAt.In(loc).Format("2 Jan 15:04:05")
 	status := "sealed"
 	if r.Opened {
-		status = "failed"
-		if r.Passed {
-			status = "passed"
-		}
+		status = map[checkin.Outcome]string{checkin.OutcomePass: "passed", checkin.OutcomeFail: "failed", checkin.OutcomeRefer: "referred to staff"}[r.Outcome]
 	}
 	line1 := widget.NewLabel(fmt.Sprintf("%s  ·  %s", when, status))
 	line1.TextStyle.Bold = true
@@ -647,11 +653,15 @@ func (a *App) enrol() {
 			return
 		}
 	}
+	var unfit *models.ReferenceError
 	switch {
 	case errors.Is(err, checkin.ErrConsoleLocked):
 		a.openPIN("Locked after inactivity. Enter the PIN again.")
 	case errors.Is(err, checkin.ErrBadPhoto):
 		setLabel(c.enrolMsg, "That file is not a usable JPEG, PNG or WebP photo.")
+	case errors.As(err, &unfit) && unfit.Check.Problem() > models.ReferenceSeveralFaces:
+		// The reference gate's reason, in the catalogue's words.
+		setLabel(c.enrolMsg, a.cat.Text(checkin.English, unfitMessage(unfit.Check.Problem()), nil))
 	case errors.Is(err, models.ErrNoFace):
 		setLabel(c.enrolMsg, "No face found in that photo.")
 	case errors.Is(err, models.ErrManyFaces):
@@ -850,9 +860,9 @@ func stepDuration(d time.Duration, steps []time.Duration, dir int) time.Duration
 }
 
 // stepThreshold moves the match threshold by 0.01 within 0.20–0.90.
-func stepThreshold(t float32, dir int) float32 {
+func stepThreshold(t float32, dir int, bounds [2]float32) float32 {
 	v := float32(int(t*100+0.5)+dir) / 100
-	return min(max(v, 0.20), 0.90)
+	return min(max(v, bounds[0]), bounds[1])
 }
 
 // retentionText names a retention in words.
@@ -881,23 +891,27 @@ func (a *App) buildSettings() fyne.CanvasObject {
 	stepper(1, "Purge expired records every", func(dir int) {
 		c.settings.PurgeInterval = stepDuration(c.settings.PurgeInterval, purgeSteps, dir)
 	})
-	stepper(2, "Face match threshold", func(dir int) {
-		c.settings.MatchThreshold = stepThreshold(c.settings.MatchThreshold, dir)
+	cal := a.o.Console.Calibration()
+	stepper(2, "Face match: checked in from score", func(dir int) {
+		c.settings.Match.Pass = stepThreshold(c.settings.Match.Pass, dir, cal.PassRange)
 	})
-	stepper(3, "Visitors start in", func(dir int) {
+	stepper(3, "Face match: refused below score", func(dir int) {
+		c.settings.Match.Fail = stepThreshold(c.settings.Match.Fail, dir, cal.FailRange)
+	})
+	stepper(4, "Visitors start in", func(dir int) {
 		c.settings.Language = stepLanguage(c.settings.Language, dir)
 	})
-	stepper(4, "Document's machine-readable zone", func(int) {
+	stepper(5, "Document's machine-readable zone", func(int) {
 		c.settings.Documents.RequireMRZ = !c.settings.Documents.RequireMRZ
 	})
-	stepper(5, "Expired documents", func(int) {
+	stepper(6, "Expired documents", func(int) {
 		c.settings.Documents.AllowExpired = !c.settings.Documents.AllowExpired
 	})
 	c.setMsg = newWrapped("", theme.SizeNameText, true)
 	c.setMsg.Alignment = fyne.TextAlignLeading
 	save := widget.NewButton("Save", a.op(a.saveSettings))
 	save.Importance = widget.HighImportance
-	note := widget.NewLabel("Changes apply at the next start. A higher threshold refuses more look-alikes and more genuine visitors.")
+	note := widget.NewLabel("Changes apply at the next start. Scores between the two face-match edges go to staff to decide; raising either edge sends more visitors to staff. The model's bounds keep look-alikes from being checked in (docs/matching.md).")
 	note.Wrapping = fyne.TextWrapWord
 	note.SizeName = theme.SizeNameCaptionText
 	return container.NewVScroll(container.NewVBox(rows, note, container.NewHBox(sized(save, 160, 56)), c.setMsg))
@@ -922,10 +936,11 @@ func (a *App) drawSettings() {
 	s := a.c.settings
 	setLabel(a.c.setVals[0], retentionText(s.Retention))
 	setLabel(a.c.setVals[1], formatSpan(s.PurgeInterval))
-	setLabel(a.c.setVals[2], fmt.Sprintf("%.2f", s.MatchThreshold))
-	setLabel(a.c.setVals[3], catalogue.LanguageName[cmp.Or(s.Language, checkin.Languages[0])])
-	setLabel(a.c.setVals[4], map[bool]string{true: "Required", false: "Read if present"}[s.Documents.RequireMRZ])
-	setLabel(a.c.setVals[5], map[bool]string{true: "Accepted", false: "Refused"}[s.Documents.AllowExpired])
+	setLabel(a.c.setVals[2], fmt.Sprintf("%.2f", s.Match.Pass))
+	setLabel(a.c.setVals[3], fmt.Sprintf("%.2f", s.Match.Fail))
+	setLabel(a.c.setVals[4], catalogue.LanguageName[cmp.Or(s.Language, checkin.Languages[0])])
+	setLabel(a.c.setVals[5], map[bool]string{true: "Required", false: "Read if present"}[s.Documents.RequireMRZ])
+	setLabel(a.c.setVals[6], map[bool]string{true: "Accepted", false: "Refused"}[s.Documents.AllowExpired])
 }
 
 // stepLanguage moves to the next (dir > 0) or previous visitor language,
@@ -949,8 +964,8 @@ func (a *App) saveSettings() {
 		// Validate's messages are written for operators.
 		a.log.Warn("saving settings failed", "err", err.Error())
 		msg := "Could not save the settings."
-		if a.c.settings.Validate() != nil {
-			msg = "Not saved: " + a.c.settings.Validate().Error() + "."
+		if err := a.c.settings.Validate(a.o.Console.Calibration()); err != nil {
+			msg = "Not saved: " + err.Error() + "."
 		}
 		setLabel(a.c.setMsg, msg)
 	}
@@ -1066,6 +1081,9 @@ func (a *App) tick(unlocked bool, photosUntil time.Time) {
 		}
 		c := &a.c
 		c.photosUntil = photosUntil
+		if c.tab == tabReferrals {
+			a.tickReferrals(photosUntil)
+		}
 		if c.tab == tabRecords {
 			if c.photosShown() && photosUntil.IsZero() {
 				a.loadRecords() // the photos locked again: padlocks back

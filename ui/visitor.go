@@ -59,7 +59,8 @@ type visitorScreens struct {
 
 	// result
 	resPass, resFail fyne.CanvasObject
-	resHead          *widget.Label // the outcome in words
+	resRefer         fyne.CanvasObject // see a member of staff
+	resHead          *widget.Label     // the outcome in words
 	resMsg           *widget.Label
 
 	// locked out
@@ -504,7 +505,7 @@ func (a *App) buildDeciding() fyne.CanvasObject {
 
 func (a *App) buildResult() fyne.CanvasObject {
 	v := &a.v
-	v.resPass, v.resFail = newTick(180), newBang(180)
+	v.resPass, v.resFail, v.resRefer = newTick(180), newBang(180), newStaffMark(180)
 	v.resHead = newWrapped("", theme.SizeNameHeadingText, true)
 	v.resMsg = newWrapped("", theme.SizeNameSubHeadingText, false)
 	a.onLanguage(func() {
@@ -512,7 +513,7 @@ func (a *App) buildResult() fyne.CanvasObject {
 			a.setResultText(a.snap)
 		}
 	})
-	marks := container.NewCenter(container.NewStack(v.resPass, v.resFail))
+	marks := container.NewCenter(container.NewStack(v.resPass, v.resFail, v.resRefer))
 	return container.NewCenter(container.NewVBox(marks, gap(1, 12), wrapped(v.resHead, 660), wrapped(v.resMsg, 660)))
 }
 
@@ -520,8 +521,11 @@ func (a *App) buildResult() fyne.CanvasObject {
 // sentence that goes with it.
 func (a *App) setResultText(s checkin.Snapshot) bool {
 	head := catalogue.ResultFail
-	if s.Outcome == checkin.OutcomePass {
+	switch s.Outcome {
+	case checkin.OutcomePass:
 		head = catalogue.ResultPass
+	case checkin.OutcomeRefer:
+		head = catalogue.ResultRefer
 	}
 	msg := resultMessage(a.cat, a.lang, s)
 	if s.Outcome == checkin.OutcomePass && a.greetFor == s.Version && a.greeting != "" {
@@ -586,12 +590,12 @@ func (a *App) show(s checkin.Snapshot) {
 	case checkin.StageDeciding:
 		a.setScreen(screenDeciding)
 	case checkin.StageResult:
-		if s.Outcome == checkin.OutcomePass {
-			v.resPass.Show()
-			v.resFail.Hide()
-		} else {
-			v.resPass.Hide()
-			v.resFail.Show()
+		for o, mark := range map[checkin.Outcome]fyne.CanvasObject{checkin.OutcomePass: v.resPass, checkin.OutcomeFail: v.resFail, checkin.OutcomeRefer: v.resRefer} {
+			if s.Outcome == o || (o == checkin.OutcomeFail && s.Outcome == checkin.OutcomeNone) {
+				mark.Show()
+			} else {
+				mark.Hide()
+			}
 		}
 		changed := a.setResultText(s)
 		a.setScreen(screenResult)

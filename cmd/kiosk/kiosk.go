@@ -58,8 +58,8 @@ type kioskOptions struct {
 	kioskID         string
 	storeFaceCrop   bool
 	screenChallenge bool
-	matchThreshold  float32 // --match-threshold (its default is models.DefaultMatchThreshold)
-	demoPIN         string  // set as the operator PIN on a software TPM with none
+	match           models.Bands // --match-threshold (the pass edge) and --match-fail-edge
+	demoPIN         string       // set as the operator PIN on a software TPM with none
 	// now is the check-in flow's clock (time.Now if nil): a FrameClock
 	// when frames come unpaced from a file or the generator.
 	now func() time.Time
@@ -116,13 +116,18 @@ func openKiosk(ctx context.Context, o kioskOptions, log *slog.Logger) (*station,
 	}
 
 	// Operator settings apply at start, unless a flag says otherwise.
-	k.settings = checkin.Settings{Retention: o.rf.retention, PurgeInterval: o.rf.purgeInterval, MatchThreshold: o.matchThreshold,
+	k.settings = checkin.Settings{Retention: o.rf.retention, PurgeInterval: o.rf.purgeInterval, Match: o.match,
 		Language: o.language, Documents: o.documents}
 	if saved, err := checkin.LoadSettings(ctx, v.store, k.settings); err != nil {
 		log.Warn("saved settings ignored", "err", err.Error())
-	} else if saved.Validate() == nil {
+	} else if err := saved.Validate(m.Calibration()); err != nil {
+		log.Warn("saved settings ignored: the running ones apply", "err", err.Error())
+	} else {
 		if !o.explicit["match-threshold"] {
-			k.settings.MatchThreshold = saved.MatchThreshold
+			k.settings.Match.Pass = saved.Match.Pass
+		}
+		if !o.explicit["match-fail-edge"] {
+			k.settings.Match.Fail = saved.Match.Fail
 		}
 		if !o.explicit["language"] && saved.Language != "" {
 			k.settings.Language = saved.Language
@@ -142,7 +147,11 @@ func openKiosk(ctx context.Context, o kioskOptions, log *slog.Logger) (*station,
 			k.settings.Retention, k.settings.PurgeInterval = rf.retention, rf.purgeInterval
 		}
 	}
-	m.Bands = models.Bands{Fail: min(m.Bands.Fail, k.settings.MatchThreshold), Pass: k.settings.MatchThreshold}
+	if err := m.Calibration().Check(k.settings.Match); err != nil {
+		log.Warn("face match bands out of the model's bounds: using its calibration", "err", err.Error())
+		k.settings.Match = m.Calibration().Bands
+	}
+	m.Bands = k.settings.Match
 	v.watch(ctx, k.metrics)
 
 	if o.demoPIN != "" && !v.custody.Kind().Secure() && !v.custody.HasPIN() {
@@ -173,7 +182,7 @@ func openKiosk(ctx context.Context, o kioskOptions, log *slog.Logger) (*station,
 		return fail(err)
 	}
 	k.console, err = checkin.NewConsole(checkin.ConsoleOptions{PIN: tpmPIN{v.custody}, Store: v.store, Matcher: m, Logger: log,
-		OnEnroll: k.enrolled, OnUnenroll: k.unenrolled})
+		OnEnroll: k.enrolled, OnUnenroll: k.unenrolled, Referrals: k.flow.Referrals()})
 	if err != nil {
 		return fail(err)
 	}

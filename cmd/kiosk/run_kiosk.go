@@ -44,7 +44,8 @@ type runFlags struct {
 	autoCheckin        bool
 	importDirs         string
 	storeFaceCrop      bool
-	matchThreshold     float64
+	matchPass          float64
+	matchFail          float64
 	screenChallenge    bool
 	noticeURL          string
 	language           string
@@ -69,7 +70,8 @@ func (r *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.importDirs, "import-dirs", "/media/*/*,/run/media/*/*,/mnt", "comma-separated folders or globs (USB sticks) listed by \"Import ID photo\"")
 	fs.BoolVar(&r.storeFaceCrop, "store-face-crop", true, "keep the live face crop (sealed) in each record, for operator review")
 	fs.BoolVar(&r.screenChallenge, "screen-challenge", false, "after a live pulse, flash a random colour sequence the face must reflect (defeats replayed video; adds about 3.3 s)")
-	fs.Float64Var(&r.matchThreshold, "match-threshold", models.DefaultMatchThreshold, "cosine similarity at or above which faces match (docs/matching.md)")
+	fs.Float64Var(&r.matchPass, "match-threshold", models.DefaultPassEdge, "the face match's pass edge: a score at or above it checks the visitor in (default: the operator's setting, else the model's calibration; docs/matching.md)")
+	fs.Float64Var(&r.matchFail, "match-fail-edge", models.DefaultFailEdge, "the face match's fail edge: below it no match; between the edges a member of staff decides (default: the operator's setting, else the model's calibration)")
 	fs.StringVar(&r.noticeURL, "notice-url", "", "where a visitor's phone reaches this kiosk's full privacy notice and signed retention report (the local API's /privacy as the LAN sees it), shown as a QR code on the notice; default: derived from a --listen address a phone can reach, else no QR code")
 	fs.BoolVar(&r.requireMRZ, "require-mrz", false, "refuse a check-in whose identity document's machine-readable zone cannot be read (default: the operator's setting, else read it when present)")
 	fs.BoolVar(&r.allowExpired, "allow-expired", false, "accept expired identity documents (default: the operator's setting, else refused)")
@@ -116,8 +118,9 @@ func runRun(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "kiosk run: "+format+"\n", a...)
 		return exitFailure
 	}
-	if r.matchThreshold < checkin.MinMatchThreshold || r.matchThreshold > checkin.MaxMatchThreshold {
-		fmt.Fprintf(e.stderr, "kiosk run: --match-threshold %.2f: want %.2f to %.2f (docs/matching.md)\n", r.matchThreshold, checkin.MinMatchThreshold, checkin.MaxMatchThreshold)
+	match := models.Bands{Pass: float32(r.matchPass), Fail: float32(r.matchFail)}
+	if err := models.DefaultCalibration.Check(match); err != nil {
+		fmt.Fprintf(e.stderr, "kiosk run: --match-threshold %.2f --match-fail-edge %.2f: %v\n", r.matchPass, r.matchFail, err)
 		return exitBadInput
 	}
 	if r.listen != "" {
@@ -158,7 +161,7 @@ func runRun(ctx context.Context, e *env, args []string) int {
 	clock := &checkin.FrameClock{}
 	k, err := openKiosk(ctx, kioskOptions{dataDir: cfg.dataDir, modelsDir: cfg.modelsDir, inputSize: r.inputSize, rf: &rf,
 		explicit: explicit, kioskID: r.kioskID, storeFaceCrop: r.storeFaceCrop, demoPIN: demoPINFor(sf.demo), screenChallenge: r.screenChallenge,
-		matchThreshold: float32(r.matchThreshold), now: clock.Now, notice: notice, language: lang,
+		match: match, now: clock.Now, notice: notice, language: lang,
 		documents: checkin.DocumentPolicy{RequireMRZ: r.requireMRZ, AllowExpired: r.allowExpired}}, log)
 	if err != nil {
 		return fail("%v", err)

@@ -443,8 +443,12 @@ func startXvfb(t *testing.T, bin string) string {
 }
 
 func TestRunRefusesBadMatchThreshold(t *testing.T) {
-	_, errs, code := kiosk(t, baseVars(t), "run", "--headless", "--match-threshold", "1.5")
-	if code != exitBadInput || !strings.Contains(errs, "--match-threshold 1.50: want 0.20 to 0.90") {
-		t.Errorf("run --match-threshold 1.5 = exit %d %q; want exit 2 naming the range", code, errs)
+	_, errs, code := kiosk(t, baseVars(t), "run", "--headless", "--match-threshold", "0.38")
+	if code != exitBadInput || !strings.Contains(errs, "the pass edge 0.38 is outside 0.50–0.90") {
+		t.Errorf("run --match-threshold 0.38 = exit %d %q; want exit 2 naming the pass edge's range", code, errs)
+	}
+	_, errs, code = kiosk(t, baseVars(t), "run", "--headless", "--match-fail-edge", "0.6")
+	if code != exitBadInput || !strings.Contains(errs, "the fail edge 0.60 is outside 0.00–0.45") {
+		t.Errorf("run --match-fail-edge 0.6 = exit %d %q; want exit 2 naming the fail edge's range", code, errs)
 	}
 }

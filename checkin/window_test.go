@@ -1,0 +1,68 @@
+package checkin
+
+import (
+	"testing"
+	"time"
+
+	"kiosk/capture"
+	"kiosk/models"
+)
+
+// TestWindowKeepsSpreadPicks: the window keeps the best quality-passed
+// frame of each second; Picks spreads its choice over the whole window
+// (not five near-copies of one good moment), Best is the single best, and
+// Reset wipes the kept pixels.
+func TestWindowKeepsSpreadPicks(t *testing.T) {
+	w := NewWindow(WindowOptions{})
+	w.opened = t0
+	// 6.5 s at 10 fps. Quality peaks in the middle of each second, and the
+	// third second holds the best frame of all.
+	for i := range 65 {
+		at := t0.Add(time.Duration(i) * 100 * time.Millisecond)
+		score := 50 - float64((i%10-5)*(i%10-5))
+		if i == 25 {
+			score = 99
+		}
+		fr := &capture.Frame{Seq: uint64(i), Time: at, Width: 2, Height: 1, Pix: []byte{byte(i), 1, 2, 3, 4, 5}}
+		w.keep(fr, models.Face{Score: float32(i)}, score)
+	}
+	if len(w.kept) != 7 {
+		t.Fatalf("kept %d slots; want one per second (7)", len(w.kept))
+	}
+	best, face, ok := w.Best()
+	if !ok || best.Seq != 25 || face.Score != 25 {
+		t.Fatalf("Best() = frame %v; want frame 25, the best of all", best)
+	}
+	frames, faces := w.Picks(LivePicks)
+	if len(frames) != LivePicks || len(faces) != LivePicks {
+		t.Fatalf("Picks(%d) = %d frames; want %d", LivePicks, len(frames), LivePicks)
+	}
+	seconds := map[int]bool{}
+	for i, fr := range frames {
+		s := int(fr.Time.Sub(t0) / time.Second)
+		if seconds[s] {
+			t.Errorf("two picks from second %d", s)
+		}
+		seconds[s] = true
+		if i > 0 && !fr.Time.After(frames[i-1].Time) {
+			t.Errorf("picks out of time order: %v after %v", fr.Time, frames[i-1].Time)
+		}
+		if fr.Seq%10 != 5 && fr.Seq != 25 {
+			t.Errorf("pick %d is frame %d, not its second's best (the middle one)", i, fr.Seq)
+		}
+		if float32(fr.Seq) != faces[i].Score {
+			t.Errorf("pick %d: frame %d carries face %v", i, fr.Seq, faces[i].Score)
+		}
+		if fr.Pix[0] != byte(fr.Seq) {
+			t.Errorf("pick %d holds another frame's pixels", i)
+		}
+	}
+	if first, last := frames[0].Time.Sub(t0), frames[len(frames)-1].Time.Sub(t0); first > 2*time.Second || last < 4*time.Second {
+		t.Errorf("picks span %v to %v; want them spread over the 6.5 s window", first, last)
+	}
+	pix := best.Pix
+	w.Reset()
+	if _, _, ok := w.Best(); ok || len(w.kept) != 0 || pix[0] != 0 {
+		t.Errorf("after Reset: best kept %v, %d slots, pixels %v; want nothing and wiped pixels", ok, len(w.kept), pix)
+	}
+}
