@@ -5,6 +5,7 @@ import (
 	"context"
 	"image"
 	_ "image/jpeg"
+	"io/fs"
 	"kiosk/internal/testclock"
 	"log/slog"
 	"os"
@@ -200,4 +201,44 @@ func agreed(ref *Reference) *Reference {
 	c := apiConsent()
 	ref.Consent = &c
 	return ref
+}
+
+// assertNotStored scans every file under dir, and the logs when given, for
+// each marker (a name, a document number, samples of pixels or of a
+// template), failing for every one found in plaintext. A scan that read no
+// file, or a marker of zeros (a wiped buffer, found everywhere), proves
+// nothing and fails too. Close the store first, so its WAL is flushed
+// into the files scanned.
+func assertNotStored(t *testing.T, dir string, logs []byte, markers map[string][]byte) {
+	t.Helper()
+	for what, mk := range markers {
+		if len(bytes.Trim(mk, "\x00")) == 0 {
+			t.Fatalf("marker %s is empty or zeros: the scan would prove nothing", what)
+		}
+	}
+	scanned := 0
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		scanned++
+		for what, mk := range markers {
+			if bytes.Contains(b, mk) {
+				t.Errorf("%s found in plaintext in %s", what, path)
+			}
+		}
+		return nil
+	})
+	if err != nil || scanned == 0 {
+		t.Fatalf("scanned %d files: %v", scanned, err)
+	}
+	for what, mk := range markers {
+		if bytes.Contains(logs, mk) {
+			t.Errorf("%s found in the logs", what)
+		}
+	}
 }
