@@ -36,6 +36,31 @@ type Analysis struct {
 	// Quality counts the quality gate's prompts over the frames read while
 	// the window was closed (why it did not open).
 	Quality map[string]int `json:"quality,omitempty"`
+	// Judgements are the window's decisions at every decision time, in
+	// order, up to the kiosk's final one, and beyond it while
+	// AnalyzeOptions.WatchUntil asks.
+	Judgements []Judgement `json:"judgements,omitempty"`
+}
+
+// Judgement is the window's decision at one of its decision times.
+type Judgement struct {
+	// Age is the window's age at the decision, in seconds.
+	Age float64 `json:"age_s"`
+	// From and Frame are the 0-based indices of the video frames that
+	// opened the window and that was judged: the window's samples span
+	// them (a pulse reference is measured over the same frames).
+	From  int `json:"from_frame"`
+	Frame int `json:"frame"`
+	// Final is true where the kiosk would have ended the window.
+	Final     bool             `json:"final"`
+	Verdict   liveness.Verdict `json:"verdict"`
+	Reason    string           `json:"reason"`
+	BPM       Num              `json:"bpm"`
+	SNR       Num              `json:"snr_db"`
+	Coherence Num              `json:"coherence"`
+	Agreement Num              `json:"agreement"`
+	// PAD is the anti-spoof score the decision used (NaN without one).
+	PAD Num `json:"pad"`
 }
 
 // AnalyzeOptions configures AnalyzeVideo.
@@ -49,6 +74,18 @@ type AnalyzeOptions struct {
 	Seconds float64
 	// Window sets the liveness window's options (the kiosk's if zero).
 	Window checkin.WindowOptions
+	// FrameTimes, when set, are the frames' capture times in seconds on
+	// any clock (a recorder's log): frame i reaches the window at the
+	// first frame's time plus FrameTimes[i] − FrameTimes[0], as a camera's
+	// timestamps would, jitter and all, instead of at i/fps. The video
+	// must not have more frames than it lists.
+	FrameTimes []float64
+	// WatchUntil keeps the window going after the kiosk's final decision
+	// until a decision time at which it is at least this old, recording
+	// each decision time's judgement (the heart rate and verdict at 8 s of
+	// a clip the kiosk passed at 5 s).
+	// The kiosk's own verdict (Decision, Final) is unchanged by it.
+	WatchUntil time.Duration
 }
 
 // ErrNoFrames means the video decoded no frame.
@@ -77,8 +114,9 @@ func AnalyzeVideo(ctx context.Context, path string, o AnalyzeOptions) (Analysis,
 	w := checkin.NewWindow(wo)
 	defer w.Reset()
 	var first, last time.Time
-	decided := false
-	for !decided {
+	decided, watching := false, false
+	st := &analyzeState{}
+	for !decided || watching {
 		fr, err := src.Read(ctx)
 		if errors.Is(err, io.EOF) {
 			break
@@ -89,17 +127,28 @@ func AnalyzeVideo(ctx context.Context, path string, o AnalyzeOptions) (Analysis,
 		if a.Frames == 0 {
 			first = fr.Time
 		}
+		if o.FrameTimes != nil {
+			if a.Frames >= len(o.FrameTimes) {
+				fr.Release()
+				return a, fmt.Errorf("%s: frame %d has no capture time (the frame times list %d frames)", path, a.Frames, len(o.FrameTimes))
+			}
+			fr.Time = first.Add(time.Duration((o.FrameTimes[a.Frames] - o.FrameTimes[0]) * float64(time.Second)))
+		}
 		if o.Seconds > 0 && fr.Time.Sub(first).Seconds() >= o.Seconds {
 			fr.Release()
 			break
 		}
+		st.index = a.Frames
 		a.Frames++
 		last = fr.Time
-		decided, err = analyzeFrame(&a, w, o.Matcher, fr)
+		final, err := analyzeFrame(&a, st, w, o.Matcher, fr, decided)
 		fr.Release()
 		if err != nil {
 			return a, err
 		}
+		decided = decided || final
+		watching = decided && o.WatchUntil > 0 && w.Open() &&
+			(len(a.Judgements) == 0 || a.Judgements[len(a.Judgements)-1].Age < o.WatchUntil.Seconds())
 	}
 	if a.Frames == 0 {
 		return a, ErrNoFrames
@@ -116,9 +165,17 @@ func AnalyzeVideo(ctx context.Context, path string, o AnalyzeOptions) (Analysis,
 	return a, nil
 }
 
-// analyzeFrame feeds one frame to the window as the flow does, and reports
-// whether the window reached a final decision.
-func analyzeFrame(a *Analysis, w *checkin.Window, m *models.Matcher, fr *capture.Frame) (bool, error) {
+// analyzeState is what AnalyzeVideo tracks across frames besides the
+// window: the index of the frame in hand and of the one that opened the
+// window.
+type analyzeState struct {
+	index, opened int
+}
+
+// analyzeFrame feeds one frame to the window as the flow does, records a
+// judgement at each decision time, and reports whether the window reached
+// a final decision. After the kiosk's decision (decided), it only records.
+func analyzeFrame(a *Analysis, st *analyzeState, w *checkin.Window, m *models.Matcher, fr *capture.Frame, decided bool) (bool, error) {
 	img := models.Image{Width: fr.Width, Height: fr.Height, Pix: fr.Pix}
 	faces, err := m.Det.Detect(img)
 	if err != nil {
@@ -139,9 +196,18 @@ func analyzeFrame(a *Analysis, w *checkin.Window, m *models.Matcher, fr *capture
 	case checkin.Missing:
 		return false, nil
 	}
+	if obs == checkin.Opened {
+		st.opened = st.index
+	}
 	a.Opened = true
 	d, due, final := w.Judge(fr.Time)
-	if !due || !final {
+	if !due {
+		return false, nil
+	}
+	a.Judgements = append(a.Judgements, Judgement{Age: w.Age(fr.Time).Seconds(), From: st.opened, Frame: st.index, Final: final && !decided,
+		Verdict: d.Verdict, Reason: d.Reason, BPM: Num(d.RPPG.BPM), SNR: Num(d.RPPG.SNR), Coherence: Num(d.RPPG.Coherence),
+		Agreement: Num(d.RPPG.Agreement), PAD: Num(w.PAD())})
+	if !final || decided {
 		return false, nil
 	}
 	a.Decision, a.Final, a.DecidedAfter = d, true, w.Age(fr.Time).Seconds()
