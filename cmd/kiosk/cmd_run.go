@@ -61,7 +61,7 @@ func (s *sourceFlags) open(log *slog.Logger) (capture.Source, string, bool, erro
 	kind, arg, _ := strings.Cut(s.spec, ":")
 	switch kind {
 	case "auto", "camera":
-		cam, err := capture.OpenCamera(capture.CameraOptions{Device: arg, Width: s.width, Height: s.height, FPS: s.fps})
+		cam, err := capture.OpenCamera(capture.CameraOptions{Device: arg, Width: s.width, Height: s.height, FPS: s.fps, Logger: log})
 		if err == nil {
 			return cam, "camera " + cam.Label(), false, nil
 		}
