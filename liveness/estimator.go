@@ -46,6 +46,31 @@ type Sample struct {
 	// Motion is how far the face moved since the previous frame, in eye
 	// distances; negative means unknown.
 	Motion float64
+	// Pose is where the patches were cut in this frame; zero means
+	// unknown. It lets the estimator remove what follows the face's
+	// movement from the traces (Options.KeepMotion).
+	Pose Pose
+}
+
+// Pose is where a frame's skin patches hang from, in pixels: the eye
+// midpoint (X, Y) and the eye distance (Size) of the smoothed landmarks
+// the patches were placed by, and the detector's own eye midpoint's
+// offset from that point (DX, DY): the tracking error, since the smoother
+// lags a moving face and damps the detector's jitter. A patch that lags
+// the face slides over it, and its colour changes with that offset and
+// with the face's position in the light, not with the pulse.
+type Pose struct {
+	X, Y, Size float64
+	DX, DY     float64
+}
+
+func (p Pose) valid() bool {
+	for _, v := range []float64{p.X, p.Y, p.Size, p.DX, p.DY} {
+		if math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v) > maxLevel {
+			return false
+		}
+	}
+	return p.Size > 0
 }
 
 // Options configures NewEstimator. The zero value suits a kiosk camera.
@@ -60,8 +85,11 @@ type Options struct {
 	Method Method
 	// Fusion chooses how patch spectra combine; see Fusion.
 	Fusion Fusion
-	// MaxMotion is the mean per-frame face movement, in eye distances,
-	// above which a window is rejected; default 0.05.
+	// MaxMotion is the face's mean speed, in eye distances per second,
+	// above which a window is rejected ("hold still"); default 1.5 (the
+	// former 0.05 eye distances per frame at 30 fps). Per second, not per
+	// frame, so a camera at 12 fps is held to the same movement as one at
+	// 30: per frame, the same sway measured 2.5 times larger at 12 fps.
 	MaxMotion float64
 	// Interference lists fundamentals, in Hz, of known periodic
 	// interference in the traces, such as a recorded video's keyframe
@@ -83,6 +111,13 @@ type Options struct {
 	// chrominance far above a 1 % pulse. Meant for recorded video (the
 	// shared patch clips); the live kiosk leaves it off.
 	RegressIntensity bool
+	// KeepMotion leaves in the traces what follows the face's movement.
+	// By default each patch's pulse signal is regressed, over the window,
+	// on the band-passed pose signals (position, size, tracking offset;
+	// Sample.Pose) and only the residual is used, so a patch sliding over
+	// the face as it moves, or a print wobbling in a hand, does not pass
+	// for a pulse. Samples without a pose leave the traces as they are.
+	KeepMotion bool
 }
 
 func (o *Options) defaults() {
@@ -99,7 +134,7 @@ func (o *Options) defaults() {
 		o.Rate = 30
 	}
 	if o.MaxMotion <= 0 {
-		o.MaxMotion = 0.05
+		o.MaxMotion = 1.5
 	}
 }
 
@@ -235,13 +270,20 @@ type Result struct {
 	// signals: a heartbeat reaches every patch in phase, while sensor noise
 	// in separate patches is independent. Near 0 for a photo.
 	Coherence float64 `json:"coherence"`
+	// PulseCoherence is how well each patch follows the rest of the face
+	// at the pulse: the mean, over the patches, of the correlation between
+	// a patch's pulse signal and the sum of all the others, both kept only
+	// within the bands around the heart rate and its first harmonic.
+	PulseCoherence float64 `json:"pulse_coherence"`
 	// ReferenceSNR is the background's spectral SNR at the pulse frequency:
 	// high means the "pulse" lights the whole scene (flicker, a screen).
 	ReferenceSNR float64 `json:"reference_snr_db"`
 	Global       bool    `json:"global"`
-	Motion       float64 `json:"motion"`
-	Method       string  `json:"method"`
-	Fusion       string  `json:"fusion"`
+	// Motion is the face's mean speed over the window, in eye distances
+	// per second.
+	Motion float64 `json:"motion"`
+	Method string  `json:"method"`
+	Fusion string  `json:"fusion"`
 }
 
 // Progress is how far the window is towards MinWindow, 0–1, for the UI.
@@ -267,20 +309,9 @@ func (e *Estimator) Estimate() Result {
 		r.Reason = fmt.Sprintf("not enough signal: %.1f s of %.1f s", r.Span.Seconds(), e.o.MinWindow.Seconds())
 		return r
 	}
-	// Motion over the window.
-	var mot float64
-	nm := 0
-	for _, s := range e.samples[1:] {
-		if s.Motion >= 0 && !math.IsNaN(s.Motion) && !math.IsInf(s.Motion, 0) {
-			mot += s.Motion
-			nm++
-		}
-	}
-	if nm > 0 {
-		r.Motion = mot / float64(nm)
-	}
+	r.Motion = e.speed()
 	if r.Motion > e.o.MaxMotion {
-		r.Reason = fmt.Sprintf("too much movement: %.3f eye distances per frame", r.Motion)
+		r.Reason = fmt.Sprintf("too much movement: %.2f eye distances per second", r.Motion)
 		return r
 	}
 	fs := e.o.Rate
@@ -316,9 +347,20 @@ func (e *Estimator) Estimate() Result {
 			t.r, t.g, t.b = regressIntensity(t.r, scene), regressIntensity(t.g, scene), regressIntensity(t.b, scene)
 		}
 	}
+	motion := e.motionRegressors(t0, fs, n)
 	var usable []traced
+	usablePulses := func(u []traced) [][]float64 {
+		out := make([][]float64, len(u))
+		for i := range u {
+			out[i] = u[i].pulse
+		}
+		return out
+	}
 	for _, t := range traces {
 		p := e.pulse(t.r, t.g, t.b, fs)
+		if motion != nil {
+			p = regressOut(p, motion)
+		}
 		usable = append(usable, traced{t.name, p, e.spectrum(p, fs)})
 	}
 	if len(usable) == 0 {
@@ -412,6 +454,7 @@ func (e *Estimator) Estimate() Result {
 		}
 	}
 	r.Agreement = float64(agree) / float64(len(r.Patches))
+	r.PulseCoherence = pulseCoherence(usablePulses(usable), fs, hz, width)
 
 	// The background: does it carry the same periodicity as the skin?
 	rr, rg, rb, ok := e.trace(func(s Sample) (RGB, bool) { return s.Reference, s.Reference.valid() }, t0, fs, n)
@@ -434,6 +477,44 @@ func (e *Estimator) Estimate() Result {
 	}
 	r.Enough = true
 	return r
+}
+
+// pulseCoherence is Result.PulseCoherence of the patches' pulse signals
+// at f0 Hz: each signal is cut to f0 ± width and 2·f0 ± 2·width and
+// scaled to unit variance, without flipping any sign (POS gives every
+// patch the same polarity of pulse, so a patch in antiphase is noise), and
+// correlated with the sum of the others.
+func pulseCoherence(pulses [][]float64, fs, f0, width float64) float64 {
+	if len(pulses) < 2 {
+		return 0
+	}
+	z := make([][]float64, len(pulses))
+	n := len(pulses[0])
+	sum := make([]float64, n)
+	for i, p := range pulses {
+		b := bandsAround(p, fs, f0, width)
+		_, sd := meanStd(b)
+		if sd == 0 {
+			continue
+		}
+		for k := range b {
+			b[k] /= sd
+			sum[k] += b[k]
+		}
+		z[i] = b
+	}
+	var c float64
+	rest := make([]float64, n)
+	for _, b := range z {
+		if b == nil {
+			continue
+		}
+		for k := range rest {
+			rest[k] = sum[k] - b[k]
+		}
+		c += correlation(b, rest)
+	}
+	return c / float64(len(pulses))
 }
 
 // GlobalSNR is the background SNR at the pulse frequency (dB) from which
@@ -473,6 +554,167 @@ func (e *Estimator) patchNames() []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// speedStep is the interval, in seconds, over which the face's speed is
+// measured from its poses: long enough that the detector's frame-to-frame
+// jitter does not count as movement however high the frame rate, short
+// enough to see a sway.
+const speedStep = 0.2
+
+// speed is the face's mean speed over the window in eye distances per
+// second: from the poses, the distance the patches' anchor travelled over
+// each speedStep; without poses, from the samples' per-frame movement
+// over the time between frames. 0 when unknown.
+func (e *Estimator) speed() float64 {
+	var ts, xs, ys, sizes []float64
+	for _, s := range e.samples {
+		if s.Pose.valid() {
+			ts, xs, ys, sizes = append(ts, s.Time.Sub(e.samples[0].Time).Seconds()), append(xs, s.Pose.X), append(ys, s.Pose.Y), append(sizes, s.Pose.Size)
+		}
+	}
+	if len(ts) >= 2 && float64(len(ts)) >= 0.8*float64(len(e.samples)) && ts[len(ts)-1] >= 2*speedStep {
+		steps := int(ts[len(ts)-1] / speedStep)
+		x := resampleLinear(ts, xs, 0, speedStep, steps+1)
+		y := resampleLinear(ts, ys, 0, speedStep, steps+1)
+		sz := resampleLinear(ts, sizes, 0, speedStep, steps+1)
+		var d float64
+		for i := 1; i <= steps; i++ {
+			d += math.Hypot(x[i]-x[i-1], y[i]-y[i-1]) / ((sz[i] + sz[i-1]) / 2)
+		}
+		return d / (float64(steps) * speedStep)
+	}
+	var dist, dur float64
+	for i := 1; i < len(e.samples); i++ {
+		m := e.samples[i].Motion
+		if m >= 0 && !math.IsNaN(m) && !math.IsInf(m, 0) {
+			dist += m
+			dur += e.samples[i].Time.Sub(e.samples[i-1].Time).Seconds()
+		}
+	}
+	if dur <= 0 {
+		return 0
+	}
+	return dist / dur
+}
+
+// motionRegressors returns the window's pose signals on the uniform grid,
+// in eye distances, detrended and band-passed as the pulse is: the
+// position (x, y), the size, and the tracking offset (dx, dy). It returns
+// nil when motion is to be kept, or fewer than 80 % of the samples have
+// a pose, or the face did not move at all.
+func (e *Estimator) motionRegressors(t0 time.Time, fs float64, n int) [][]float64 {
+	if e.o.KeepMotion {
+		return nil
+	}
+	var ts []float64
+	var cols [5][]float64
+	var sizes []float64
+	for _, s := range e.samples {
+		if !s.Pose.valid() {
+			continue
+		}
+		ts = append(ts, s.Time.Sub(t0).Seconds())
+		for k, v := range []float64{s.Pose.X, s.Pose.Y, s.Pose.Size, s.Pose.DX, s.Pose.DY} {
+			cols[k] = append(cols[k], v)
+		}
+		sizes = append(sizes, s.Pose.Size)
+	}
+	if len(ts) < 2 || float64(len(ts)) < 0.8*float64(len(e.samples)) {
+		return nil
+	}
+	slices.Sort(sizes)
+	unit := sizes[len(sizes)/2]
+	var out [][]float64
+	for _, c := range cols {
+		x := resampleLinear(ts, c, 0, 1/fs, n)
+		for i := range x {
+			x[i] /= unit
+		}
+		x = bandpass(detrend(x, fs, 0.5), fs, BandLo, BandHi)
+		if _, sd := meanStd(x); sd > 1e-9 {
+			out = append(out, x)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// regressOut returns y less its least-squares fit on the regressors (each
+// of y's length), solved by the normal equations with a touch of ridge so
+// nearly collinear regressors (x and dx of a smoothly moving face) stay
+// well posed.
+func regressOut(y []float64, xs [][]float64) []float64 {
+	k := len(xs)
+	a := make([][]float64, k)
+	b := make([]float64, k)
+	for i := range xs {
+		a[i] = make([]float64, k+1)
+		for j := range xs {
+			var s float64
+			for t := range y {
+				s += xs[i][t] * xs[j][t]
+			}
+			a[i][j] = s
+		}
+		for t := range y {
+			b[i] += xs[i][t] * y[t]
+		}
+	}
+	for i := range a {
+		a[i][i] *= 1 + 1e-6
+		a[i][i] += 1e-12
+		a[i][k] = b[i]
+	}
+	beta, ok := solve(a)
+	if !ok {
+		return y
+	}
+	out := slices.Clone(y)
+	for j, x := range xs {
+		for t := range out {
+			out[t] -= beta[j] * x[t]
+		}
+	}
+	return out
+}
+
+// solve solves the augmented k×(k+1) system by Gaussian elimination with
+// partial pivoting; ok is false when it is singular.
+func solve(a [][]float64) ([]float64, bool) {
+	k := len(a)
+	for c := 0; c < k; c++ {
+		p := c
+		for r := c + 1; r < k; r++ {
+			if math.Abs(a[r][c]) > math.Abs(a[p][c]) {
+				p = r
+			}
+		}
+		if math.Abs(a[p][c]) < 1e-300 {
+			return nil, false
+		}
+		a[c], a[p] = a[p], a[c]
+		for r := c + 1; r < k; r++ {
+			f := a[r][c] / a[c][c]
+			for j := c; j <= k; j++ {
+				a[r][j] -= f * a[c][j]
+			}
+		}
+	}
+	x := make([]float64, k)
+	for r := k - 1; r >= 0; r-- {
+		s := a[r][k]
+		for j := r + 1; j < k; j++ {
+			s -= a[r][j] * x[j]
+		}
+		x[r] = s / a[r][r]
+		if math.IsNaN(x[r]) || math.IsInf(x[r], 0) {
+			return nil, false
+		}
+	}
+	return x, true
 }
 
 // trace resamples one region's colour onto the uniform grid. It fails

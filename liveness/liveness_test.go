@@ -292,10 +292,14 @@ func FuzzEstimator(f *testing.F) {
 			v := func(k int) float64 { return math.Float64frombits(binary.LittleEndian.Uint64(data[i+8*k:])) }
 			dt := time.Duration(binary.LittleEndian.Uint16(data[i+30:])) * time.Millisecond
 			start = start.Add(dt)
-			e.Add(Sample{Time: start, Patches: map[string]RGB{"a": {R: v(0), G: v(1), B: v(2)}, "b": {R: v(1), G: v(2), B: v(0)}}, Reference: RGB{R: v(2), G: v(0), B: v(1)}, Motion: v(3)})
+			s := Sample{Time: start, Patches: map[string]RGB{"a": {R: v(0), G: v(1), B: v(2)}, "b": {R: v(1), G: v(2), B: v(0)}}, Reference: RGB{R: v(2), G: v(0), B: v(1)}, Motion: v(3)}
+			if i%96 != 32 {
+				s.Pose = Pose{X: v(0), Y: v(1), Size: v(3), DX: v(2), DY: v(1)}
+			}
+			e.Add(s)
 		}
 		r := e.Estimate()
-		if math.IsNaN(r.BPM) || math.IsNaN(r.SNR) || math.IsNaN(r.Coherence) || math.IsNaN(r.Agreement) {
+		if math.IsNaN(r.BPM) || math.IsNaN(r.SNR) || math.IsNaN(r.Coherence) || math.IsNaN(r.Agreement) || math.IsNaN(r.PulseCoherence) || math.IsNaN(r.Motion) {
 			t.Fatalf("NaN in result: %+v", r)
 		}
 		if r.Enough && (r.BPM < BandLo*60-1 || r.BPM > BandHi*60+1) {
@@ -433,5 +437,83 @@ func TestRegressIntensityKeepsWhatDoesNotFollowBrightness(t *testing.T) {
 	}
 	if out := regressIntensity(nil, nil); len(out) != 0 {
 		t.Errorf("empty input: %v", out)
+	}
+}
+
+// TestMotionRegressionRejectsAWobblingPrint: a print held up by hand
+// wobbles at 1–5 Hz, in the pulse band, and the patches that follow it
+// slide over its texture, so every patch's colour moves with the tracking
+// error: a coherent "pulse" without a heart. Kept in the traces
+// (KeepMotion), it passes the old 0.25 coherence threshold; regressed out
+// on the poses (the default), nothing of it is left and no print is live.
+func TestMotionRegressionRejectsAWobblingPrint(t *testing.T) {
+	for _, wobble := range []float64{0.05, 0.1} {
+		var kept, removed float64
+		for seed := uint64(1); seed <= 20; seed++ {
+			for _, fps := range []float64{30, 15} {
+				s := synth{BPM: 0, FPS: fps, Seconds: 8, Wobble: wobble, Seed: seed}.samples()
+				kept = max(kept, run(Options{KeepMotion: true}, s).Coherence)
+				r := run(Options{}, s)
+				removed = max(removed, r.Coherence)
+				if d := Decide(Inputs{RPPG: r, PAD: math.NaN()}, DefaultThresholds); d.Verdict == Live {
+					t.Errorf("wobble %.2f seed %d at %g fps: live (%s)", wobble, seed, fps, d.Reason)
+				}
+			}
+		}
+		t.Logf("wobble %.2f eye distances: coherence up to %.2f with the motion kept, %.2f regressed out", wobble, kept, removed)
+		if kept < 0.25 || removed > 0.15 {
+			t.Errorf("wobble %.2f: coherence up to %.2f kept, %.2f regressed; want the artefact over 0.25 kept and under 0.15 removed", wobble, kept, removed)
+		}
+	}
+}
+
+// TestLiveFaceWobblingStaysLive: the regression removes what follows the
+// pose, not the pulse: a shaking live face keeps its heart rate.
+func TestLiveFaceWobblingStaysLive(t *testing.T) {
+	for seed := uint64(1); seed <= 10; seed++ {
+		s := synth{BPM: 80, FPS: 30, Seconds: 8, Wobble: 0.05, Seed: seed}
+		r := run(Options{}, s.samples())
+		d := Decide(Inputs{RPPG: r, PAD: math.NaN()}, DefaultThresholds)
+		if d.Verdict != Live || math.Abs(r.BPM-s.truth()) > 2 {
+			t.Errorf("seed %d: %s at %.1f bpm (truth %.1f): %s", seed, d.Verdict, r.BPM, s.truth(), d.Reason)
+		}
+	}
+}
+
+// TestMotionIsPerSecond: the same sway measures the same speed at 12 and
+// 30 fps (per frame it was 2.5 times larger at 12), from poses or from the
+// per-frame movement alike; a fast one asks to hold still at both.
+func TestMotionIsPerSecond(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		speed     float64 // eye distances per second
+		wantStill bool
+	}{{"calm", 0.6, false}, {"restless", 3, true}} {
+		for _, poses := range []bool{true, false} {
+			var got []float64
+			for _, fps := range []float64{12, 30} {
+				ss := synth{BPM: 72, FPS: fps, Seconds: 6, Seed: 3}.samples()
+				for i := range ss {
+					t := ss[i].Time.Sub(ss[0].Time).Seconds()
+					// A sway of the given mean speed: |d/dt A sin(ωt)| averages 2Aω/π.
+					const w = 2 * math.Pi * 0.5
+					a := tc.speed * math.Pi / (2 * w)
+					if poses {
+						ss[i].Pose = Pose{X: 300 + 60*a*math.Sin(w*t), Y: 200, Size: 60}
+					} else if i > 0 {
+						dt := ss[i].Time.Sub(ss[i-1].Time).Seconds()
+						ss[i].Motion = math.Abs(a*w*math.Cos(w*t)) * dt
+					}
+				}
+				r := run(Options{}, ss)
+				got = append(got, r.Motion)
+				if still := strings.Contains(r.Reason, "movement"); still != tc.wantStill {
+					t.Errorf("%s at %g fps (poses %v): %.2f eye distances/s, reason %q; want hold-still %v", tc.name, fps, poses, r.Motion, r.Reason, tc.wantStill)
+				}
+			}
+			if math.Abs(got[0]-got[1]) > 0.15*got[1] || math.Abs(got[1]-tc.speed) > 0.2*tc.speed {
+				t.Errorf("%s (poses %v): %.2f at 12 fps, %.2f at 30 fps; want both %.2f ± 15 %%", tc.name, poses, got[0], got[1], tc.speed)
+			}
+		}
 	}
 }

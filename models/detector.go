@@ -90,8 +90,7 @@ type Detector struct {
 	net gocv.Net
 	// per-call scratch, allocated once
 	resized, padded, blob gocv.Mat
-	priors                []prior
-	pw, ph                int
+	priors                map[image.Point][]prior // by padded input size
 	closed                bool
 }
 
@@ -178,10 +177,52 @@ func (d *Detector) Detect(img Image) ([]Face, error) {
 	defer src.Close()
 
 	scale := min(1, float64(d.o.InputSize)/float64(max(img.Width, img.Height)))
-	rw := max(1, int(math.Round(float64(img.Width)*scale)))
-	rh := max(1, int(math.Round(float64(img.Height)*scale)))
+	faces, err := d.detectAt(src, img.Width, img.Height, scale)
+	if err != nil || len(faces) == 0 {
+		return faces, err
+	}
+	// YuNet's largest anchor is 256 px: a face much above 200 px in its
+	// input gets drifting landmarks or a misplaced box (a close visitor,
+	// or a narrow frame whose long side is not its width). Look again with
+	// the frame scaled so that face is about refitFace px.
+	big := 0.0
+	for _, f := range faces {
+		big = max(big, float64(f.H)*scale)
+	}
+	if big <= bigFace {
+		return faces, nil
+	}
+	again, err := d.detectAt(src, img.Width, img.Height, scale*refitFace/big)
+	if err != nil || len(again) == 0 {
+		return faces, nil
+	}
+	// Keep the first pass's other faces: a small face beside a close one
+	// (a photo held up next to the visitor) must still be seen.
+	for _, f := range faces {
+		if !slices.ContainsFunc(again, func(g Face) bool { return iouOf(f, g) > d.o.NMSThreshold }) {
+			again = append(again, f)
+		}
+	}
+	slices.SortStableFunc(again, func(a, b Face) int { return cmp.Compare(b.Score, a.Score) })
+	return again, nil
+}
+
+// bigFace and refitFace are face heights in the detector's input, pixels:
+// above bigFace a frame is detected again scaled to make the face about
+// refitFace (see Detect). Faces in the shared photos give the same boxes,
+// within a pixel or two, anywhere between 60 and 200 px.
+const (
+	bigFace   = 200
+	refitFace = 150
+)
+
+// detectAt runs YuNet on src scaled by scale and returns the faces in
+// src's coordinates, best first.
+func (d *Detector) detectAt(src gocv.Mat, w, h int, scale float64) ([]Face, error) {
+	rw := max(1, int(math.Round(float64(w)*scale)))
+	rh := max(1, int(math.Round(float64(h)*scale)))
 	in := src
-	if rw != img.Width || rh != img.Height {
+	if rw != w || rh != h {
 		gocv.Resize(src, &d.resized, image.Pt(rw, rh), 0, 0, gocv.InterpolationArea)
 		in = d.resized
 	}
@@ -208,14 +249,12 @@ func (d *Detector) Detect(img Image) ([]Face, error) {
 	if err := errors.Join(err1, err2, err3); err != nil {
 		return nil, fmt.Errorf("reading face detector outputs: %w", err)
 	}
-	if pw != d.pw || ph != d.ph {
-		d.priors, d.pw, d.ph = makePriors(pw, ph), pw, ph
-	}
-	n := len(d.priors)
+	priors := d.priorsFor(pw, ph)
+	n := len(priors)
 	if len(loc) != n*14 || len(conf) != n*2 || len(iou) != n {
 		return nil, fmt.Errorf("face detector output sizes %d/%d/%d do not match %d priors", len(loc), len(conf), len(iou), n)
 	}
-	faces := decode(d.priors, loc, conf, iou, float32(pw), float32(ph), d.o.ScoreThreshold)
+	faces := decode(priors, loc, conf, iou, float32(pw), float32(ph), d.o.ScoreThreshold)
 	faces = nms(faces, d.o.NMSThreshold, d.o.TopK)
 	faces = slices.DeleteFunc(faces, func(f Face) bool { return !plausible(in, f) })
 	inv := float32(1 / scale)
@@ -228,6 +267,21 @@ func (d *Detector) Detect(img Image) ([]Face, error) {
 		}
 	}
 	return faces, nil
+}
+
+// priorsFor returns YuNet's anchors for a padded input of w×h, computed
+// once per size (a frame and its close-up pass use two).
+func (d *Detector) priorsFor(w, h int) []prior {
+	k := image.Pt(w, h)
+	if p, ok := d.priors[k]; ok {
+		return p
+	}
+	if d.priors == nil || len(d.priors) > 8 {
+		d.priors = map[image.Point][]prior{}
+	}
+	p := makePriors(w, h)
+	d.priors[k] = p
+	return p
 }
 
 // minFaceContrast is the least grey-level spread (standard deviation, in
