@@ -63,11 +63,21 @@ type Judgement struct {
 	PAD Num `json:"pad"`
 }
 
+// Detector finds faces in a frame; *models.Detector is the real one.
+type Detector interface {
+	Detect(img models.Image) ([]models.Face, error)
+}
+
+var _ Detector = (*models.Detector)(nil)
+
 // AnalyzeOptions configures AnalyzeVideo.
 type AnalyzeOptions struct {
 	// Matcher supplies the detector, the anti-spoof model (PAD may be nil)
 	// and the quality gate, as in the kiosk.
 	Matcher *models.Matcher
+	// Detector, when set, replaces the matcher's detector (a cache of its
+	// answers, for tools that replay the same videos many times).
+	Detector Detector
 	// Seconds stops the video after this much of it (0: until the window
 	// decides or the video ends), and judges as the kiosk would at that
 	// moment.
@@ -86,6 +96,10 @@ type AnalyzeOptions struct {
 	// a clip the kiosk passed at 5 s).
 	// The kiosk's own verdict (Decision, Final) is unchanged by it.
 	WatchUntil time.Duration
+	// OnSample, when set, sees every sample the window took, with the
+	// index of its frame: the skin traces a tool may study (they are
+	// biometric-adjacent: keep them in memory or a git-ignored cache).
+	OnSample func(frame int, s liveness.Sample)
 }
 
 // ErrNoFrames means the video decoded no frame.
@@ -98,8 +112,12 @@ var ErrNoFrames = errors.New("no frames decoded")
 // stopped, or at Seconds, or at the end of the video.
 func AnalyzeVideo(ctx context.Context, path string, o AnalyzeOptions) (Analysis, error) {
 	a := Analysis{File: path, Quality: map[string]int{}}
-	if o.Matcher == nil || o.Matcher.Det == nil {
+	if o.Matcher == nil || (o.Matcher.Det == nil && o.Detector == nil) {
 		return a, errors.New("eval.AnalyzeVideo: a matcher with a detector is required")
+	}
+	det := o.Detector
+	if det == nil {
+		det = o.Matcher.Det
 	}
 	src, err := capture.OpenFile(path, capture.FileOptions{})
 	if err != nil {
@@ -141,7 +159,8 @@ func AnalyzeVideo(ctx context.Context, path string, o AnalyzeOptions) (Analysis,
 		st.index = a.Frames
 		a.Frames++
 		last = fr.Time
-		final, err := analyzeFrame(&a, st, w, o.Matcher, fr, decided)
+		st.onSample = o.OnSample
+		final, err := analyzeFrame(&a, st, w, det, o.Matcher.Quality, fr, decided)
 		fr.Release()
 		if err != nil {
 			return a, err
@@ -170,25 +189,29 @@ func AnalyzeVideo(ctx context.Context, path string, o AnalyzeOptions) (Analysis,
 // window.
 type analyzeState struct {
 	index, opened int
+	onSample      func(int, liveness.Sample)
 }
 
 // analyzeFrame feeds one frame to the window as the flow does, records a
 // judgement at each decision time, and reports whether the window reached
 // a final decision. After the kiosk's decision (decided), it only records.
-func analyzeFrame(a *Analysis, st *analyzeState, w *checkin.Window, m *models.Matcher, fr *capture.Frame, decided bool) (bool, error) {
+func analyzeFrame(a *Analysis, st *analyzeState, w *checkin.Window, det Detector, gate models.QualityThresholds, fr *capture.Frame, decided bool) (bool, error) {
 	img := models.Image{Width: fr.Width, Height: fr.Height, Pix: fr.Pix}
-	faces, err := m.Det.Detect(img)
+	faces, err := det.Detect(img)
 	if err != nil {
 		return false, fmt.Errorf("frame %d: %w", fr.Seq, err)
 	}
-	q, err := models.AssessQuality(img, faces, m.Quality)
+	q, err := models.AssessQuality(img, faces, gate)
 	if err != nil {
 		return false, fmt.Errorf("frame %d: %w", fr.Seq, err)
 	}
 	if len(faces) == 1 {
 		a.FaceFrames++
 	}
-	obs, _ := w.Observe(fr, img, faces, q)
+	obs, sample := w.Observe(fr, img, faces, q)
+	if st.onSample != nil && (obs == checkin.Opened || obs == checkin.Added) {
+		st.onSample(st.index, sample)
+	}
 	switch obs {
 	case checkin.Gating, checkin.Lost, checkin.Crowd:
 		a.Quality[q.Prompt.String()]++

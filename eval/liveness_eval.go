@@ -22,6 +22,8 @@ type LivenessEvalOptions struct {
 	// Matcher supplies the detector, the anti-spoof model and the quality
 	// gate, as in the kiosk.
 	Matcher *models.Matcher
+	// Detector, when set, replaces the matcher's detector (AnalyzeOptions).
+	Detector Detector
 	// Window sets the liveness window's options (the kiosk's if zero).
 	Window checkin.WindowOptions
 	// NominalTimes ignores a manifest's frame_times for the window's clock
@@ -188,7 +190,7 @@ func LoadLivenessSet(dir string) ([]ManifestEntry, error) {
 // the totals with their baselines.
 func EvalLiveness(ctx context.Context, entries []ManifestEntry, o LivenessEvalOptions) (LivenessReport, error) {
 	var rep LivenessReport
-	if o.Matcher == nil || o.Matcher.Det == nil {
+	if o.Matcher == nil || (o.Matcher.Det == nil && o.Detector == nil) {
 		return rep, errors.New("eval.EvalLiveness: a matcher with a detector is required")
 	}
 	waves := map[string]Waveform{}
@@ -258,7 +260,7 @@ func evalOne(ctx context.Context, e ManifestEntry, o LivenessEvalOptions, waves 
 		}
 		ft = t
 	}
-	ao := AnalyzeOptions{Matcher: o.Matcher, Window: o.Window, WatchUntil: LastDecision}
+	ao := AnalyzeOptions{Matcher: o.Matcher, Detector: o.Detector, Window: o.Window, WatchUntil: LastDecision}
 	if !o.NominalTimes {
 		ao.FrameTimes = ft
 	}

@@ -58,7 +58,10 @@ type SweepOptions struct {
 	Seconds float64     // default 10
 	// Conditions default to SweepConditions.
 	Conditions []Condition
-	Progress   func(path string)
+	// Seeds is how many clips of each condition and frame rate to make,
+	// each with its own noise, motion and heart rate; default 1.
+	Seeds    int
+	Progress func(path string)
 }
 
 // waveRate is the sample rate of the truth waveform written beside each
@@ -84,6 +87,9 @@ func GenerateSweep(ctx context.Context, o SweepOptions) (string, error) {
 	if len(o.Conditions) == 0 {
 		o.Conditions = SweepConditions
 	}
+	if o.Seeds <= 0 {
+		o.Seeds = 1
+	}
 	if err := os.MkdirAll(o.Out, 0o700); err != nil {
 		return "", err
 	}
@@ -94,40 +100,45 @@ func GenerateSweep(ctx context.Context, o SweepOptions) (string, error) {
 			return "", fmt.Errorf("frame rate %v: want 1-120", fps)
 		}
 		group := strconv.FormatFloat(fps, 'f', -1, 64) + "fps"
-		for ci, c := range o.Conditions {
-			so := c.Options
-			so.Face, so.FPS, so.Seed = o.Face, fps, uint64(1000*fi+ci+1)
-			n := int(math.Round(o.Seconds * fps))
-			so.Frames = n
-			var bpm float64
-			if c.Label == LabelLive {
-				bpm = SweepRates[(fi+live)%len(SweepRates)]
-				live++
-				so.PulseBPM = bpm
-			}
-			name := fmt.Sprintf("%s-%s", group, c.Kind)
-			if bpm > 0 {
-				name += fmt.Sprintf("-%gbpm", bpm)
-			}
-			path := filepath.Join(o.Out, name+".avi")
-			syn := capture.NewSynthetic(so)
-			rec := &beatRecorder{src: syn}
-			_, err := capture.Record(ctx, rec, path, capture.CodecLossless, fps, n)
-			syn.Close()
-			if err != nil {
-				return "", err
-			}
-			e := ManifestEntry{File: path, Label: c.Label, Group: group, Kind: c.Kind, BPM: bpm}
-			if bpm > 0 {
-				e.BVP = filepath.Join(o.Out, name+".bvp.csv")
-				if err := rec.writeWaveform(e.BVP, fps); err != nil {
+		for seed := 0; seed < o.Seeds; seed++ {
+			for ci, c := range o.Conditions {
+				so := c.Options
+				so.Face, so.FPS, so.Seed = o.Face, fps, uint64(100000*seed+1000*fi+ci+1)
+				n := int(math.Round(o.Seconds * fps))
+				so.Frames = n
+				var bpm float64
+				if c.Label == LabelLive {
+					bpm = SweepRates[(fi+live)%len(SweepRates)]
+					live++
+					so.PulseBPM = bpm
+				}
+				name := fmt.Sprintf("%s-%s", group, c.Kind)
+				if bpm > 0 {
+					name += fmt.Sprintf("-%gbpm", bpm)
+				}
+				if o.Seeds > 1 {
+					name += fmt.Sprintf("-s%d", seed+1)
+				}
+				path := filepath.Join(o.Out, name+".avi")
+				syn := capture.NewSynthetic(so)
+				rec := &beatRecorder{src: syn}
+				_, err := capture.Record(ctx, rec, path, capture.CodecLossless, fps, n)
+				syn.Close()
+				if err != nil {
 					return "", err
 				}
+				e := ManifestEntry{File: path, Label: c.Label, Group: group, Kind: c.Kind, BPM: bpm}
+				if bpm > 0 {
+					e.BVP = filepath.Join(o.Out, name+".bvp.csv")
+					if err := rec.writeWaveform(e.BVP, fps); err != nil {
+						return "", err
+					}
+				}
+				if o.Progress != nil {
+					o.Progress(path)
+				}
+				rows = append(rows, e)
 			}
-			if o.Progress != nil {
-				o.Progress(path)
-			}
-			rows = append(rows, e)
 		}
 	}
 	return writeManifestFile(o.Out, rows)

@@ -248,9 +248,10 @@ func readFrameTimesFile(path string) ([]float64, error) {
 
 // Reference is the heart rate a waveform shows over one span.
 type Reference struct {
-	// BPM is the heart rate from the beats: 60 over the mean interval
-	// between the systolic peaks inside the span. It is the reference an
-	// estimate is scored against (NaN when fewer than 3 beats were found).
+	// BPM is the heart rate from the beats: how many there were between
+	// the span's ends, fractions counted from the systolic peaks around
+	// each end, per minute. It is the reference an estimate is scored
+	// against (NaN when the beats are too few to tell).
 	BPM float64 `json:"bpm"`
 	// Beats is how many peaks lay inside the span.
 	Beats int `json:"beats"`
@@ -262,69 +263,102 @@ type Reference struct {
 
 // HeartRate measures the waveform's heart rate between t0 and t1 (seconds
 // on its clock) by its beats, with the spectral peak beside it. Peaks are
-// found on the whole waveform, so a beat at the span's edge is placed as
-// precisely as one in the middle.
+// found on the whole waveform, so the beats around the span's ends are
+// there to count its fractions of a beat.
 func (w Waveform) HeartRate(t0, t1 float64) Reference {
 	ref := Reference{BPM: math.NaN(), Spectral: math.NaN()}
 	if !(t1 > t0) || len(w.T) < 4 {
 		return ref
 	}
-	var in []float64
-	for _, p := range w.peaks() {
+	// The refractory period comes from the spectral rate around the span
+	// (a beat is 60/rate s): 60 % of a beat, within 0.2–1 s.
+	margin := 4.0
+	rate := w.spectralPeak(math.Max(t0-margin, w.T[0]), math.Min(t1+margin, w.T[len(w.T)-1]))
+	refractory := 0.3
+	if !math.IsNaN(rate) {
+		refractory = math.Max(0.2, math.Min(1, 0.6*60/rate))
+	}
+	beats := w.peaks(t0-margin, t1+margin, refractory)
+	for _, p := range beats {
 		if p >= t0 && p <= t1 {
-			in = append(in, p)
+			ref.Beats++
 		}
 	}
-	ref.Beats = len(in)
-	if len(in) >= 3 {
+	// The beats' phase, interpolated linearly between peaks, counts the
+	// heartbeats between t0 and t1 exactly, fractions included: the mean
+	// rate over the span, which is what an estimate over the same frames
+	// measures. (The mean interval of the beats inside the span covers
+	// only part of it and, with heart-rate variability, differs by a bpm
+	// or more over 5 s.) Without a beat on each side of the span, the
+	// beats inside it are all there is.
+	first, last := slices.IndexFunc(beats, func(p float64) bool { return p > t0 }), -1
+	for i, p := range beats {
+		if p < t1 {
+			last = i
+		}
+	}
+	switch {
+	case first > 0 && last >= 0 && last+1 < len(beats) && last >= first-1:
+		phase := func(t float64, k int) float64 { return float64(k) + (t-beats[k])/(beats[k+1]-beats[k]) }
+		ref.BPM = 60 * (phase(t1, last) - phase(t0, first-1)) / (t1 - t0)
+	case ref.Beats >= 3:
+		var in []float64
+		for _, p := range beats {
+			if p >= t0 && p <= t1 {
+				in = append(in, p)
+			}
+		}
 		ref.BPM = 60 * float64(len(in)-1) / (in[len(in)-1] - in[0])
 	}
 	ref.Spectral = w.spectralPeak(t0, t1)
 	return ref
 }
 
-// Beat detection limits: no two beats closer than minBeat seconds (a
-// heart rate of 200 bpm), and the waveform's baseline taken as its mean
-// over baselineSpan seconds around each sample.
-const (
-	minBeat      = 0.3
-	baselineSpan = 1.5
-)
+// baselineSpan is the span, in seconds, of the moving mean taken as the
+// waveform's baseline: a peak must rise above it.
+const baselineSpan = 1.5
 
-// peaks returns the times of the waveform's systolic peaks: samples above
-// the local baseline that are the highest within ±minBeat s, refined by a
-// parabola through the sample and its neighbours.
-func (w Waveform) peaks() []float64 {
-	n := len(w.T)
+// peaks returns the times of the waveform's systolic peaks between t0 and
+// t1: samples above the local baseline that are the highest within
+// ±refractory s, refined by a parabola through the sample and its
+// neighbours. A refractory period of about half a beat keeps a slow
+// heart's diastolic wave, a local maximum of its own a third of a second
+// after the systolic peak, from counting as a beat.
+func (w Waveform) peaks(t0, t1, refractory float64) []float64 {
+	lo0, _ := slices.BinarySearch(w.T, t0)
+	hi0, _ := slices.BinarySearch(w.T, t1)
+	hi0 = min(hi0+1, len(w.T))
+	T, V := w.T[lo0:hi0], w.V[lo0:hi0]
+	n := len(T)
 	base := make([]float64, n)
 	lo, hi := 0, 0
 	var sum float64
 	for i := range n {
-		for hi < n && w.T[hi] <= w.T[i]+baselineSpan/2 {
-			sum += w.V[hi]
+		for hi < n && T[hi] <= T[i]+baselineSpan/2 {
+			sum += V[hi]
 			hi++
 		}
-		for w.T[lo] < w.T[i]-baselineSpan/2 {
-			sum -= w.V[lo]
+		for T[lo] < T[i]-baselineSpan/2 {
+			sum -= V[lo]
 			lo++
 		}
 		base[i] = sum / float64(hi-lo)
 	}
 	var out []float64
 	for i := 1; i+1 < n; i++ {
-		v := w.V[i]
-		if v <= base[i] || v < w.V[i-1] || v <= w.V[i+1] {
+		v := V[i]
+		if v <= base[i] || v < V[i-1] || v <= V[i+1] {
 			continue
 		}
 		highest := true
-		for j := i - 1; j >= 0 && w.T[i]-w.T[j] < minBeat; j-- {
-			if w.V[j] > v {
+		for j := i - 1; j >= 0 && T[i]-T[j] < refractory; j-- {
+			if V[j] > v {
 				highest = false
 				break
 			}
 		}
-		for j := i + 1; highest && j < n && w.T[j]-w.T[i] < minBeat; j++ {
-			if w.V[j] >= v {
+		for j := i + 1; highest && j < n && T[j]-T[i] < refractory; j++ {
+			if V[j] >= v {
 				highest = false
 			}
 		}
@@ -332,9 +366,9 @@ func (w Waveform) peaks() []float64 {
 			continue
 		}
 		// Parabola through the three samples (uneven spacing allowed).
-		t := w.T[i]
-		x0, x1 := w.T[i-1]-t, w.T[i+1]-t
-		y0, y1 := w.V[i-1]-v, w.V[i+1]-v
+		t := T[i]
+		x0, x1 := T[i-1]-t, T[i+1]-t
+		y0, y1 := V[i-1]-v, V[i+1]-v
 		if den := x0 * x1 * (x0 - x1); den != 0 {
 			a := (y0*x1 - y1*x0) / den
 			b := (y1*x0*x0 - y0*x1*x1) / den
@@ -355,6 +389,11 @@ func (w Waveform) peaks() []float64 {
 // over 42–240 bpm.
 func (w Waveform) spectralPeak(t0, t1 float64) float64 {
 	const fs = 30.0
+	// Spans beyond ten minutes are not heart-rate windows (and a fuzzed
+	// clock could ask for an absurd allocation).
+	if !(t1-t0 <= 600) {
+		return math.NaN()
+	}
 	n := int((t1-t0)*fs) + 1
 	if n < 16 {
 		return math.NaN()

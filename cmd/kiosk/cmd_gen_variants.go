@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -48,6 +49,14 @@ func runGenVariants(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
+func sweepKinds() string {
+	var k []string
+	for _, c := range eval.SweepConditions {
+		k = append(k, c.Kind)
+	}
+	return strings.Join(k, ",")
+}
+
 func runGenSweep(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet(e, "gen-sweep", "gen-sweep [--out DIR] [--face PHOTO] [--fps 12,15,24,30] [--seconds 10]")
 	cfg := addCommonFlags(fs, e)
@@ -55,8 +64,22 @@ func runGenSweep(ctx context.Context, e *env, args []string) int {
 	face := fs.String("face", "", "face photo (default: the shared sample faces/pairs/img20.jpg)")
 	rates := fs.String("fps", "12,15,24,30", "frame rates, comma-separated")
 	seconds := fs.Float64("seconds", 10, "clip length")
+	seeds := fs.Int("seeds", 1, "clips of each condition and frame rate, each with its own noise, motion and heart rate")
+	kinds := fs.String("kinds", "", "only these conditions, comma-separated (default all: "+sweepKinds()+")")
 	if ok, code := parseArgs(fs, args, exactly(0)); !ok {
 		return code
+	}
+	var conds []eval.Condition
+	for _, k := range strings.Split(*kinds, ",") {
+		if k = strings.TrimSpace(k); k == "" {
+			continue
+		}
+		i := slices.IndexFunc(eval.SweepConditions, func(c eval.Condition) bool { return c.Kind == k })
+		if i < 0 {
+			fmt.Fprintf(e.stderr, "kiosk gen-sweep: --kinds: no condition %q (have %s)\n", k, sweepKinds())
+			return exitBadInput
+		}
+		conds = append(conds, eval.SweepConditions[i])
 	}
 	var fps []float64
 	for _, s := range strings.Split(*rates, ",") {
@@ -79,7 +102,7 @@ func runGenSweep(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "kiosk gen-sweep: --face %s: %v\n", *face, err)
 		return exitBadInput
 	}
-	manifest, err := eval.GenerateSweep(ctx, eval.SweepOptions{Out: *out, Face: bgrToRGBA(img), FPS: fps, Seconds: *seconds,
+	manifest, err := eval.GenerateSweep(ctx, eval.SweepOptions{Out: *out, Face: bgrToRGBA(img), FPS: fps, Seconds: *seconds, Seeds: *seeds, Conditions: conds,
 		Progress: func(p string) { fmt.Fprintf(e.stderr, "wrote %s\n", p) }})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "kiosk gen-sweep: %v\n", err)
