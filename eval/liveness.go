@@ -59,6 +59,8 @@ type Judgement struct {
 	SNR       Num              `json:"snr_db"`
 	Coherence Num              `json:"coherence"`
 	Agreement Num              `json:"agreement"`
+	// PulseCoherence is the decision's pulse test.
+	PulseCoherence Num `json:"pulse_coherence"`
 	// PAD is the anti-spoof score the decision used (NaN without one).
 	PAD Num `json:"pad"`
 }
@@ -229,7 +231,7 @@ func analyzeFrame(a *Analysis, st *analyzeState, w *checkin.Window, det Detector
 	}
 	a.Judgements = append(a.Judgements, Judgement{Age: w.Age(fr.Time).Seconds(), From: st.opened, Frame: st.index, Final: final && !decided,
 		Verdict: d.Verdict, Reason: d.Reason, BPM: Num(d.RPPG.BPM), SNR: Num(d.RPPG.SNR), Coherence: Num(d.RPPG.Coherence),
-		Agreement: Num(d.RPPG.Agreement), PAD: Num(w.PAD())})
+		Agreement: Num(d.RPPG.Agreement), PulseCoherence: Num(d.RPPG.PulseCoherence), PAD: Num(w.PAD())})
 	if !final || decided {
 		return false, nil
 	}

@@ -52,7 +52,9 @@ type LivenessPoint struct {
 	SNR       Num              `json:"snr_db"`
 	Coherence Num              `json:"coherence"`
 	Agreement Num              `json:"agreement"`
-	PAD       Num              `json:"pad"`
+	// PulseCoherence is the decision's pulse test (liveness.Thresholds).
+	PulseCoherence Num `json:"pulse_coherence"`
+	PAD            Num `json:"pad"`
 	// Truth is the reference heart rate over the window's frames (the
 	// waveform's beats, or the manifest's mean bpm); NaN when unknown.
 	Truth Num `json:"truth_bpm"`
@@ -288,7 +290,7 @@ func evalOne(ctx context.Context, e ManifestEntry, o LivenessEvalOptions, waves 
 		}
 		j := a.Judgements[i]
 		p := &LivenessPoint{Age: j.Age, Verdict: j.Verdict, Reason: j.Reason, BPM: j.BPM, SNR: j.SNR, Coherence: j.Coherence,
-			Agreement: j.Agreement, PAD: j.PAD, Truth: NaN(), TruthSpectral: NaN(), Error: NaN()}
+			Agreement: j.Agreement, PulseCoherence: j.PulseCoherence, PAD: j.PAD, Truth: NaN(), TruthSpectral: NaN(), Error: NaN()}
 		switch {
 		case wave != nil:
 			ref := wave.HeartRate(frameTime(j.From), frameTime(j.Frame))

@@ -273,7 +273,14 @@ type Result struct {
 	// PulseCoherence is how well each patch follows the rest of the face
 	// at the pulse: the mean, over the patches, of the correlation between
 	// a patch's pulse signal and the sum of all the others, both kept only
-	// within the bands around the heart rate and its first harmonic.
+	// within the bands around the heart rate and its first harmonic. It is
+	// the decision's pulse test (Thresholds.MinPulseCoherence): a heartbeat
+	// reaches all the skin, so every patch follows the others at its rate,
+	// while a photo's patches share nothing there. Narrow bands keep the
+	// broadband noise of small, dark or compressed patches out of it, and
+	// the sum of the others is a cleaner reference than any single patch,
+	// which is why it holds where the broadband Coherence falls to 0.1–0.2
+	// on dark skin, dim light or MJPEG with the right heart rate.
 	PulseCoherence float64 `json:"pulse_coherence"`
 	// ReferenceSNR is the background's spectral SNR at the pulse frequency:
 	// high means the "pulse" lights the whole scene (flicker, a screen).

@@ -84,7 +84,7 @@ func runEvalLiveness(ctx context.Context, e *env, args []string) int {
 // beside the truth, and the kiosk's outcome.
 func printLivenessRows(w io.Writer, rows []eval.LivenessRow) {
 	tw := tabwriter.NewWriter(w, 0, 4, 1, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "video\tlabel\t| 5 s:\tverdict\tbpm\ttruth\terror\tcoh\t| 8 s:\tverdict\tbpm\ttruth\terror\tcoh\t| kiosk:\toutcome\tafter\t")
+	fmt.Fprintln(tw, "video\tlabel\t| 5 s:\tverdict\tbpm\ttruth\terror\tpulse coh\t| 8 s:\tverdict\tbpm\ttruth\terror\tpulse coh\t| kiosk:\toutcome\tafter\t")
 	for _, r := range rows {
 		if r.Problem != "" {
 			fmt.Fprintf(tw, "%s\t%s\t(%s)\t\n", r.ShortName(), r.Label, r.Problem)
@@ -96,7 +96,7 @@ func printLivenessRows(w io.Writer, rows []eval.LivenessRow) {
 				fmt.Fprint(tw, "|\t-\t-\t-\t-\t-\t")
 				continue
 			}
-			fmt.Fprintf(tw, "|\t%s\t%s\t%s\t%s\t%.2f\t", p.Verdict, num(p.BPM, "%.1f"), num(p.Truth, "%.1f"), num(p.Error, "%+.1f"), float64(p.Coherence))
+			fmt.Fprintf(tw, "|\t%s\t%s\t%s\t%s\t%.2f\t", p.Verdict, num(p.BPM, "%.1f"), num(p.Truth, "%.1f"), num(p.Error, "%+.1f"), float64(p.PulseCoherence))
 		}
 		if !r.Opened {
 			fmt.Fprintf(tw, "|\tno window\t-\t%s\n", topPrompt(r.Quality))
