@@ -60,8 +60,11 @@ type SweepOptions struct {
 	Conditions []Condition
 	// Seeds is how many clips of each condition and frame rate to make,
 	// each with its own noise, motion and heart rate; default 1.
-	Seeds    int
-	Progress func(path string)
+	Seeds int
+	// FirstSeed numbers the first of them (0 by default): a set made with
+	// another FirstSeed shares no clip with the first, for holding out.
+	FirstSeed int
+	Progress  func(path string)
 }
 
 // waveRate is the sample rate of the truth waveform written beside each
@@ -100,7 +103,7 @@ func GenerateSweep(ctx context.Context, o SweepOptions) (string, error) {
 			return "", fmt.Errorf("frame rate %v: want 1-120", fps)
 		}
 		group := strconv.FormatFloat(fps, 'f', -1, 64) + "fps"
-		for seed := 0; seed < o.Seeds; seed++ {
+		for seed := o.FirstSeed; seed < o.FirstSeed+o.Seeds; seed++ {
 			for ci, c := range o.Conditions {
 				so := c.Options
 				so.Face, so.FPS, so.Seed = o.Face, fps, uint64(100000*seed+1000*fi+ci+1)
@@ -108,7 +111,7 @@ func GenerateSweep(ctx context.Context, o SweepOptions) (string, error) {
 				so.Frames = n
 				var bpm float64
 				if c.Label == LabelLive {
-					bpm = SweepRates[(fi+live)%len(SweepRates)]
+					bpm = SweepRates[(fi+live+o.FirstSeed)%len(SweepRates)]
 					live++
 					so.PulseBPM = bpm
 				}

@@ -65,6 +65,7 @@ func runGenSweep(ctx context.Context, e *env, args []string) int {
 	rates := fs.String("fps", "12,15,24,30", "frame rates, comma-separated")
 	seconds := fs.Float64("seconds", 10, "clip length")
 	seeds := fs.Int("seeds", 1, "clips of each condition and frame rate, each with its own noise, motion and heart rate")
+	firstSeed := fs.Int("first-seed", 0, "number of the first seed: a set made with another shares no clip with the default one (for holding out)")
 	kinds := fs.String("kinds", "", "only these conditions, comma-separated (default all: "+sweepKinds()+")")
 	if ok, code := parseArgs(fs, args, exactly(0)); !ok {
 		return code
@@ -102,7 +103,7 @@ func runGenSweep(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "kiosk gen-sweep: --face %s: %v\n", *face, err)
 		return exitBadInput
 	}
-	manifest, err := eval.GenerateSweep(ctx, eval.SweepOptions{Out: *out, Face: bgrToRGBA(img), FPS: fps, Seconds: *seconds, Seeds: *seeds, Conditions: conds,
+	manifest, err := eval.GenerateSweep(ctx, eval.SweepOptions{Out: *out, Face: bgrToRGBA(img), FPS: fps, Seconds: *seconds, Seeds: *seeds, FirstSeed: *firstSeed, Conditions: conds,
 		Progress: func(p string) { fmt.Fprintf(e.stderr, "wrote %s\n", p) }})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "kiosk gen-sweep: %v\n", err)
