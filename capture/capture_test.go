@@ -459,3 +459,79 @@ func TestCameraFallsBackToMJPEGWithAWarning(t *testing.T) {
 }
 
 var registerMJPEGOnce sync.Once
+
+// TestReframe: a crop scaled up keeps the crop's content, a frame scaled
+// down sits in the middle of its canvas with the padding around it, and
+// times and sequence numbers pass through.
+func TestReframe(t *testing.T) {
+	// A 64×48 frame: left half dark (40), right half bright (200).
+	src := func() Source {
+		img := image.NewRGBA(image.Rect(0, 0, 64, 48))
+		for y := 0; y < 48; y++ {
+			for x := 0; x < 64; x++ {
+				v := uint8(40)
+				if x >= 32 {
+					v = 200
+				}
+				img.Set(x, y, color.RGBA{v, v, v, 255})
+			}
+		}
+		return &stillFrames{img: img, n: 2, start: time.Unix(100, 0)}
+	}
+	for _, tc := range []struct {
+		name     string
+		o        ReframeOptions
+		size     image.Point
+		at       image.Point // a pixel to check
+		want     uint8
+		wantSize error
+	}{
+		{"crop of the bright half, doubled", ReframeOptions{Crop: image.Rect(40, 10, 56, 30), Size: image.Pt(32, 40)}, image.Pt(32, 40), image.Pt(16, 20), 200, nil},
+		{"half size on a canvas", ReframeOptions{Size: image.Pt(32, 24), Canvas: image.Pt(64, 48), Fill: 118}, image.Pt(64, 48), image.Pt(2, 2), 118, nil},
+		{"half size, left half inside", ReframeOptions{Size: image.Pt(32, 24), Canvas: image.Pt(64, 48), Fill: 118}, image.Pt(64, 48), image.Pt(20, 24), 40, nil},
+		{"crop outside the frame", ReframeOptions{Crop: image.Rect(100, 100, 120, 120)}, image.Point{}, image.Point{}, 0, errors.New("leaves nothing")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Reframe(src(), tc.o)
+			defer r.Close()
+			fr, err := r.Read(context.Background())
+			if tc.wantSize != nil {
+				if err == nil || !strings.Contains(err.Error(), "leaves nothing") {
+					t.Fatalf("Read = %v; want an error saying the crop leaves nothing", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fr.Release()
+			if fr.Width != tc.size.X || fr.Height != tc.size.Y || fr.Seq != 1 || !fr.Time.Equal(time.Unix(100, 0)) {
+				t.Fatalf("frame %dx%d seq %d at %v; want %v, seq 1 at the source's time", fr.Width, fr.Height, fr.Seq, fr.Time, tc.size)
+			}
+			if got := fr.Pix[(tc.at.Y*fr.Width+tc.at.X)*3]; absDiff(got, tc.want) > 2 {
+				t.Errorf("pixel %v = %d; want %d", tc.at, got, tc.want)
+			}
+		})
+	}
+}
+
+// stillFrames yields n copies of an image, 1/30 s apart.
+type stillFrames struct {
+	img   image.Image
+	n     int
+	seq   uint64
+	start time.Time
+}
+
+func (s *stillFrames) Read(ctx context.Context) (*Frame, error) {
+	if int(s.seq) >= s.n {
+		return nil, io.EOF
+	}
+	s.seq++
+	b := s.img.Bounds()
+	fr := &Frame{Seq: s.seq, Time: s.start.Add(time.Duration(s.seq-1) * time.Second / 30), Width: b.Dx(), Height: b.Dy(), Pix: make([]byte, b.Dx()*b.Dy()*3)}
+	ImageToBGR(fr.Pix, s.img)
+	return fr, nil
+}
+
+func (s *stillFrames) Close() error { return nil }

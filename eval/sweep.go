@@ -119,7 +119,7 @@ func GenerateSweep(ctx context.Context, o SweepOptions) (string, error) {
 				if bpm > 0 {
 					name += fmt.Sprintf("-%gbpm", bpm)
 				}
-				if o.Seeds > 1 {
+				if o.Seeds > 1 || o.FirstSeed > 0 {
 					name += fmt.Sprintf("-s%d", seed+1)
 				}
 				path := filepath.Join(o.Out, name+".avi")
