@@ -101,12 +101,20 @@ type PointSummary struct {
 	Age float64 `json:"age_s"`
 	// Live and attack videos evaluated, and how many of each the kiosk had
 	// accepted by then.
-	Live           int `json:"live"`
-	LiveAccepted   int `json:"live_accepted"`
+	Live         int `json:"live"`
+	LiveAccepted int `json:"live_accepted"`
+	// LiveNoWindow counts the live videos whose window never opened: the
+	// quality gate held them back (a face too close, too dark, turned
+	// away). A kiosk prompts such a visitor ("Please move back a little")
+	// and starts when they comply; a recording cannot comply. ISO/IEC
+	// 30107-3 reports such failures to acquire apart from BPCER, and so
+	// does this: BPCER is over the live videos whose window opened.
+	LiveNoWindow   int `json:"live_no_window"`
 	Attacks        int `json:"attacks"`
 	AttackAccepted int `json:"attacks_accepted"`
-	// BPCER is the share of live videos not accepted (people turned
-	// away); APCER the share of attack videos accepted. NaN with none.
+	// BPCER is the share of live videos with an open window not accepted
+	// (people turned away); APCER the share of attack videos accepted
+	// (gated or not). NaN with none.
 	BPCER Num `json:"bpcer"`
 	APCER Num `json:"apcer"`
 	// APCERByKind is APCER per attack species; ISO/IEC 30107-3 reports
@@ -347,6 +355,9 @@ func summarisePoint(rows []LivenessRow, k int, minPAD float64) PointSummary {
 		switch r.Label {
 		case LabelLive:
 			s.Live++
+			if !r.Opened {
+				s.LiveNoWindow++
+			}
 			if acc {
 				s.LiveAccepted++
 			}
@@ -367,7 +378,7 @@ func summarisePoint(rows []LivenessRow, k int, minPAD float64) PointSummary {
 			}
 		}
 	}
-	s.BPCER, s.APCER = ratio(s.Live-s.LiveAccepted, s.Live), ratio(s.AttackAccepted, s.Attacks)
+	s.BPCER, s.APCER = ratio(s.Live-s.LiveNoWindow-s.LiveAccepted, s.Live-s.LiveNoWindow), ratio(s.AttackAccepted, s.Attacks)
 	for kind, n := range kindN {
 		s.APCERByKind[kind] = ratio(kindAcc[kind], n)
 	}

@@ -115,8 +115,12 @@ func printLivenessRows(w io.Writer, rows []eval.LivenessRow) {
 // the trivial baselines.
 func printLivenessTotals(w io.Writer, name string, at []eval.PointSummary) {
 	for _, s := range at {
-		fmt.Fprintf(w, "%-12s at %.0f s: live %d, turned away %d: BPCER %s | attacks %d, accepted %d: APCER %s",
-			name, s.Age, s.Live, s.Live-s.LiveAccepted, pct(s.BPCER), s.Attacks, s.AttackAccepted, pct(s.APCER))
+		gated := ""
+		if s.LiveNoWindow > 0 {
+			gated = fmt.Sprintf(" (%d held back by the quality gate: failures to acquire, not in BPCER)", s.LiveNoWindow)
+		}
+		fmt.Fprintf(w, "%-12s at %.0f s: live %d%s, turned away %d: BPCER %s | attacks %d, accepted %d: APCER %s",
+			name, s.Age, s.Live, gated, s.Live-s.LiveNoWindow-s.LiveAccepted, pct(s.BPCER), s.Attacks, s.AttackAccepted, pct(s.APCER))
 		for _, k := range s.Kinds() {
 			fmt.Fprintf(w, " (%s %s)", k, pct(s.APCERByKind[k]))
 		}
