@@ -521,3 +521,54 @@ func TestMotionIsPerSecond(t *testing.T) {
 		}
 	}
 }
+
+// kioskWindow is an 8 s, 30 fps window as the kiosk fills it: 14 patches
+// (the trace generator's five, each with its own noise, and more), a
+// background and a pose on every frame, the face wobbling a little.
+func kioskWindow() []Sample {
+	ss := synth{BPM: 72, FPS: 30, Seconds: 8, Wobble: 0.02, Seed: 1}.samples()
+	rng := rand.New(rand.NewPCG(5, 5))
+	for i := range ss {
+		base := ss[i].Patches
+		ps := make(map[string]RGB, 14)
+		k := 0
+		for _, name := range []string{"forehead", "left_cheek", "right_cheek", "nose", "chin"} {
+			for c := 0; c < 3 && k < 14; c++ {
+				p := base[name]
+				ps[fmt.Sprintf("%s_%d", name, c)] = RGB{R: p.R + rng.NormFloat64()*0.07, G: p.G + rng.NormFloat64()*0.07, B: p.B + rng.NormFloat64()*0.07}
+				k++
+			}
+		}
+		ss[i].Patches = ps
+	}
+	return ss
+}
+
+// BenchmarkEstimateKiosk is the kiosk's estimate at its last decision time
+// (8 s, 14 patches): motion regression on the poses, both fusions of the
+// ensemble and their pulse coherences. The window judges every 0.5 s, so
+// per frame at 30 fps it costs a fifteenth of this.
+func BenchmarkEstimateKiosk(b *testing.B) {
+	e := NewEstimator(Options{})
+	for _, s := range kioskWindow() {
+		e.Add(s)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		e.Estimate()
+	}
+}
+
+// BenchmarkEstimateKioskBefore is the same window the way it was estimated
+// before issue 16 (motion kept, adaptive fusion, one pulse coherence): the
+// ratio is what the new steps cost.
+func BenchmarkEstimateKioskBefore(b *testing.B) {
+	e := NewEstimator(Options{KeepMotion: true, Fusion: Adaptive})
+	for _, s := range kioskWindow() {
+		e.Add(s)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		e.Estimate()
+	}
+}
