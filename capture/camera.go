@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"log/slog"
 	"math"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/pion/mediadevices/pkg/driver"
 	_ "github.com/pion/mediadevices/pkg/driver/camera" // registers V4L2 devices (Linux, cgo)
+	"github.com/pion/mediadevices/pkg/frame"
 	"github.com/pion/mediadevices/pkg/io/video"
 	"github.com/pion/mediadevices/pkg/prop"
 )
@@ -44,13 +46,49 @@ func cameraDrivers() []driver.Driver {
 }
 
 // CameraOptions configures OpenCamera. The zero value opens the first camera
-// at the mode closest to 640×480 at 30 fps.
+// in an uncompressed mode near 640×480 at 30 fps (see ChooseMode).
 type CameraOptions struct {
 	// Device selects a camera by driver ID or by a substring of its label
 	// (e.g. "video0"); empty means the first one found.
 	Device        string
 	Width, Height int
 	FPS           float64
+	// MinFPS is the slowest frame rate the pulse needs; default 12 (what a
+	// Raspberry Pi 4 processes, and enough for heart rates to 240 bpm).
+	MinFPS float64
+	// Logger gets the warning when only a compressed (MJPEG) mode will do;
+	// nil logs nowhere.
+	Logger *slog.Logger
+}
+
+func (o *CameraOptions) defaults() {
+	if o.Width <= 0 || o.Height <= 0 {
+		o.Width, o.Height = 640, 480
+	}
+	if o.FPS <= 0 {
+		o.FPS = 30
+	}
+	if o.MinFPS <= 0 {
+		o.MinFPS = min(12, o.FPS)
+	}
+}
+
+// Mode is a camera's negotiated video mode.
+type Mode struct {
+	Width, Height int
+	FPS           float64
+	// Format is the pixel format the camera delivers (YUYV, NV12, MJPEG, …).
+	Format string
+	// Compressed is true for MJPEG: every frame went through JPEG in the
+	// camera, whose block errors change as the face moves and bury a
+	// pulse of 1 % (docs/liveness.md).
+	Compressed bool
+	// Why says how the mode was chosen, for logs and kiosk doctor.
+	Why string
+}
+
+func (m Mode) String() string {
+	return fmt.Sprintf("%s %dx%d at %.0f fps", m.Format, m.Width, m.Height, m.FPS)
 }
 
 // Camera is a live video device. Frames are stamped when the driver hands
@@ -60,83 +98,145 @@ type Camera struct {
 	d      driver.Driver
 	r      video.Reader
 	mode   prop.Media
+	chosen Mode
 	pool   bufPool
 	mu     sync.Mutex
 	seq    uint64
 	closed bool
 }
 
-// OpenCamera opens a capture device. It returns an error wrapping
+// OpenCamera opens a capture device in the mode ChooseMode picks, and logs
+// a warning when that mode is compressed. It returns an error wrapping
 // ErrNoCamera when no device matches or it cannot be opened.
 func OpenCamera(o CameraOptions) (*Camera, error) {
-	if o.Width <= 0 || o.Height <= 0 {
-		o.Width, o.Height = 640, 480
-	}
-	if o.FPS <= 0 {
-		o.FPS = 30
-	}
-	drivers := cameraDrivers()
-	if len(drivers) == 0 {
-		return nil, fmt.Errorf("%w: no /dev/video* device (plug in a USB webcam, or run with --demo)", ErrNoCamera)
-	}
-	var d driver.Driver
-	for _, c := range drivers {
-		if o.Device == "" || c.ID() == o.Device || strings.Contains(c.Info().Label, o.Device) {
-			d = c
-			break
-		}
-	}
-	if d == nil {
-		return nil, fmt.Errorf("%w: no camera matches %q", ErrNoCamera, o.Device)
+	o.defaults()
+	d, err := findCamera(o)
+	if err != nil {
+		return nil, err
 	}
 	if err := d.Open(); err != nil {
 		return nil, fmt.Errorf("%w: opening %s: %v", ErrNoCamera, d.Info().Label, err)
 	}
-	mode, ok := bestMode(d.Properties(), o)
+	mode, chosen, ok := ChooseMode(d.Properties(), o)
 	if !ok {
 		d.Close()
 		return nil, fmt.Errorf("%w: %s offers no video mode", ErrNoCamera, d.Info().Label)
+	}
+	if chosen.Compressed && o.Logger != nil {
+		o.Logger.Warn("camera delivers compressed frames: the pulse check is less reliable with a moving face",
+			"camera", d.Info().Label, "mode", chosen.String(), "why", chosen.Why)
 	}
 	r, err := d.(driver.VideoRecorder).VideoRecord(mode)
 	if err != nil {
 		d.Close()
 		return nil, fmt.Errorf("%w: starting %s at %dx%d: %v", ErrNoCamera, d.Info().Label, mode.Width, mode.Height, err)
 	}
-	return &Camera{d: d, r: r, mode: mode}, nil
+	return &Camera{d: d, r: r, mode: mode, chosen: chosen}, nil
 }
 
-// bestMode picks the advertised mode closest to the request, preferring a
-// matching size, then frame rate.
-func bestMode(modes []prop.Media, o CameraOptions) (prop.Media, bool) {
-	best, bestCost := prop.Media{}, math.Inf(1)
-	for _, m := range modes {
-		if m.Width <= 0 || m.Height <= 0 {
-			continue
+// ProbeCamera opens a capture device only to read its modes, and says
+// which one OpenCamera would choose (kiosk doctor reports it). A camera
+// another process is using cannot be probed.
+func ProbeCamera(o CameraOptions) (string, Mode, error) {
+	o.defaults()
+	d, err := findCamera(o)
+	if err != nil {
+		return "", Mode{}, err
+	}
+	if err := d.Open(); err != nil {
+		return d.Info().Label, Mode{}, fmt.Errorf("%w: opening %s: %v (is the kiosk running?)", ErrNoCamera, d.Info().Label, err)
+	}
+	defer d.Close()
+	_, chosen, ok := ChooseMode(d.Properties(), o)
+	if !ok {
+		return d.Info().Label, Mode{}, fmt.Errorf("%w: %s offers no video mode", ErrNoCamera, d.Info().Label)
+	}
+	return d.Info().Label, chosen, nil
+}
+
+func findCamera(o CameraOptions) (driver.Driver, error) {
+	drivers := cameraDrivers()
+	if len(drivers) == 0 {
+		return nil, fmt.Errorf("%w: no /dev/video* device (plug in a USB webcam, or run with --demo)", ErrNoCamera)
+	}
+	for _, c := range drivers {
+		if o.Device == "" || c.ID() == o.Device || strings.Contains(c.Info().Label, o.Device) {
+			return c, nil
 		}
-		cost := math.Abs(float64(m.Width*m.Height-o.Width*o.Height)) / float64(o.Width*o.Height)
+	}
+	return nil, fmt.Errorf("%w: no camera matches %q", ErrNoCamera, o.Device)
+}
+
+// compressed reports whether a camera format is a compressed one: every
+// format mediadevices decodes other than MJPEG is raw YUV or RGB.
+func compressed(f frame.Format) bool { return f == frame.FormatMJPEG }
+
+// ChooseMode picks the camera mode: an uncompressed one (YUYV, NV12, …)
+// at the needed size and rate when the camera has one, else MJPEG, since
+// JPEG compression with a moving face buries the pulse (docs/liveness.md).
+// "Needed" is at least half the requested pixels and at least MinFPS;
+// among the modes that qualify, the closest to the request wins (size
+// first, then rate). A webcam typically offers YUYV at 640×480 and 30 fps,
+// but at 1280×720 only 10 fps over USB 2: asked for 720p, it gets MJPEG
+// 720p with a warning. When no mode qualifies, the closest of all is
+// taken, again preferring an uncompressed one. ok is false when the camera
+// lists no usable mode.
+func ChooseMode(modes []prop.Media, o CameraOptions) (prop.Media, Mode, bool) {
+	o.defaults()
+	want := float64(o.Width * o.Height)
+	cost := func(m prop.Media) float64 {
+		c := math.Abs(float64(m.Width*m.Height)-want) / want
 		if m.FrameRate > 0 {
-			cost += 0.1 * math.Abs(float64(m.FrameRate)-o.FPS) / o.FPS
+			c += 0.1 * math.Abs(float64(m.FrameRate)-o.FPS) / o.FPS
 		}
-		if cost < bestCost {
-			best, bestCost = m, cost
+		return c
+	}
+	needed := func(m prop.Media) bool {
+		return float64(m.Width*m.Height) >= want/2 && (m.FrameRate <= 0 || float64(m.FrameRate) >= o.MinFPS)
+	}
+	best := func(keep func(prop.Media) bool) (prop.Media, bool) {
+		var b prop.Media
+		bc := math.Inf(1)
+		for _, m := range modes {
+			if m.Width <= 0 || m.Height <= 0 || !keep(m) {
+				continue
+			}
+			if c := cost(m); c < bc {
+				b, bc = m, c
+			}
 		}
+		return b, !math.IsInf(bc, 1)
 	}
-	if math.IsInf(bestCost, 1) {
-		return prop.Media{}, false
+	var m prop.Media
+	var why string
+	var ok bool
+	if m, ok = best(func(m prop.Media) bool { return needed(m) && !compressed(m.FrameFormat) }); ok {
+		why = "uncompressed, at the needed size and rate"
+	} else if m, ok = best(func(m prop.Media) bool { return needed(m) }); ok {
+		why = fmt.Sprintf("no uncompressed mode of %d pixels or more at %.0f fps or faster", o.Width*o.Height/2, o.MinFPS)
+	} else if m, ok = best(func(m prop.Media) bool { return !compressed(m.FrameFormat) }); ok {
+		why = "no mode reaches the needed size and rate; the closest uncompressed one"
+	} else if m, ok = best(func(prop.Media) bool { return true }); ok {
+		why = "no mode reaches the needed size and rate, and none is uncompressed"
 	}
-	if best.FrameRate <= 0 {
-		best.FrameRate = float32(o.FPS)
+	if !ok {
+		return prop.Media{}, Mode{}, false
 	}
-	return best, true
+	if m.FrameRate <= 0 {
+		m.FrameRate = float32(o.FPS)
+	}
+	format := string(m.FrameFormat)
+	if format == "" {
+		format = "unknown format"
+	}
+	return m, Mode{Width: m.Width, Height: m.Height, FPS: float64(m.FrameRate), Format: format, Compressed: compressed(m.FrameFormat), Why: why}, true
 }
 
 // Label is the device's name as the driver reports it.
 func (c *Camera) Label() string { return c.d.Info().Label }
 
-// Mode is the negotiated width, height and frame rate.
-func (c *Camera) Mode() (w, h int, fps float64) {
-	return c.mode.Width, c.mode.Height, float64(c.mode.FrameRate)
-}
+// Mode is the negotiated mode: size, rate, pixel format and why.
+func (c *Camera) Mode() Mode { return c.chosen }
 
 // Read waits for the next frame from the device.
 func (c *Camera) Read(ctx context.Context) (*Frame, error) {

@@ -1,18 +1,26 @@
 package capture
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"image"
 	"image/color"
 	"io"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/pion/mediadevices/pkg/driver"
 	_ "github.com/pion/mediadevices/pkg/driver/videotest" // a real driver that needs no device
+	"github.com/pion/mediadevices/pkg/frame"
+	"github.com/pion/mediadevices/pkg/io/video"
+	"github.com/pion/mediadevices/pkg/prop"
 
 	"kiosk/internal/mattest"
 )
@@ -249,7 +257,12 @@ func TestCameraWithTestDriver(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cam.Close()
-	w, h, _ := cam.Mode()
+	m := cam.Mode()
+	w, h := m.Width, m.Height
+	// The test driver offers YUYV 640×480 at 30 fps: uncompressed, taken.
+	if m.Format != "YUYV" || m.Compressed || w != 640 || h != 480 || m.FPS != 30 {
+		t.Errorf("Mode() = %+v; want uncompressed YUYV 640x480 at 30 fps", m)
+	}
 	var prev time.Time
 	for i := 1; i <= 3; i++ {
 		fr, err := cam.Read(context.Background())
@@ -353,3 +366,172 @@ func TestSyntheticScreenLight(t *testing.T) {
 		t.Errorf("background red share changed (%.4f vs %.4f); want only the face lit", corner(lit), corner(dark))
 	}
 }
+
+// TestChooseModePrefersUncompressed: a raw YUV mode at the needed size and
+// rate wins over MJPEG, even a closer MJPEG; MJPEG is taken, and said so,
+// only when no raw mode has the pixels and the rate the pulse needs.
+func TestChooseModePrefersUncompressed(t *testing.T) {
+	mode := func(f frame.Format, w, h int, fps float32) prop.Media {
+		return prop.Media{Video: prop.Video{Width: w, Height: h, FrameRate: fps, FrameFormat: f}}
+	}
+	webcam := []prop.Media{
+		mode(frame.FormatMJPEG, 640, 480, 30), mode(frame.FormatMJPEG, 1280, 720, 30), mode(frame.FormatMJPEG, 1920, 1080, 30),
+		mode(frame.FormatYUYV, 640, 480, 30), mode(frame.FormatYUYV, 1280, 720, 10), mode(frame.FormatYUYV, 320, 240, 30),
+	}
+	for _, tc := range []struct {
+		name           string
+		modes          []prop.Media
+		o              CameraOptions
+		want           string
+		wantCompressed bool
+	}{
+		{"kiosk default", webcam, CameraOptions{}, "YUYV 640x480 at 30 fps", false},
+		{"720p asked: YUYV is too slow", webcam, CameraOptions{Width: 1280, Height: 720}, "MJPEG 1280x720 at 30 fps", true},
+		{"720p at 10 fps is enough", webcam, CameraOptions{Width: 1280, Height: 720, FPS: 10, MinFPS: 10}, "YUYV 1280x720 at 10 fps", false},
+		{"MJPEG only", []prop.Media{mode(frame.FormatMJPEG, 640, 480, 30)}, CameraOptions{}, "MJPEG 640x480 at 30 fps", true},
+		{"raw too small beats nothing raw", []prop.Media{mode(frame.FormatNV12, 320, 240, 30), mode(frame.FormatMJPEG, 320, 200, 5)}, CameraOptions{},
+			"NV12 320x240 at 30 fps", false},
+		{"no rate listed", []prop.Media{mode(frame.FormatYUYV, 640, 480, 0)}, CameraOptions{}, "YUYV 640x480 at 30 fps", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, m, ok := ChooseMode(tc.modes, tc.o)
+			if !ok || m.String() != tc.want || m.Compressed != tc.wantCompressed || m.Why == "" {
+				t.Errorf("ChooseMode = %+v, %v; want %s (compressed %v) with a reason", m, ok, tc.want, tc.wantCompressed)
+			}
+		})
+	}
+	if _, _, ok := ChooseMode([]prop.Media{{}}, CameraOptions{}); ok {
+		t.Error("ChooseMode(no usable mode) = ok; want not ok")
+	}
+}
+
+// mjpegOnly is a camera driver that, like some cheap webcams, offers only
+// MJPEG; it streams the mediadevices test driver's frames.
+type mjpegOnly struct{ inner driver.Driver }
+
+func (m *mjpegOnly) Open() error  { return m.inner.Open() }
+func (m *mjpegOnly) Close() error { return m.inner.Close() }
+func (m *mjpegOnly) Properties() []prop.Media {
+	return []prop.Media{{Video: prop.Video{Width: 640, Height: 480, FrameRate: 30, FrameFormat: frame.FormatMJPEG}}}
+}
+func (m *mjpegOnly) VideoRecord(p prop.Media) (video.Reader, error) {
+	p.FrameFormat = frame.FormatYUYV
+	return m.inner.(driver.VideoRecorder).VideoRecord(p)
+}
+
+// TestCameraFallsBackToMJPEGWithAWarning: a camera with only MJPEG opens
+// (the kiosk still runs), says it is compressed, and logs why.
+func TestCameraFallsBackToMJPEGWithAWarning(t *testing.T) {
+	var inner driver.Driver
+	for _, d := range cameraDrivers() {
+		if d.Info().Label == "VideoTest" {
+			inner = d
+		}
+	}
+	if inner == nil {
+		t.Fatal("no VideoTest driver")
+	}
+	registerMJPEGOnce.Do(func() {
+		driver.GetManager().Register(&mjpegOnly{inner: inner}, driver.Info{Label: "MJPEGOnlyTest", DeviceType: driver.Camera})
+	})
+	var logs bytes.Buffer
+	cam, err := OpenCamera(CameraOptions{Device: "MJPEGOnlyTest", Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := cam.Mode()
+	fr, err := cam.Read(context.Background())
+	cam.Close()
+	if err != nil {
+		t.Fatalf("reading the MJPEG-only camera: %v", err)
+	}
+	fr.Release()
+	if !m.Compressed || m.Format != "MJPEG" {
+		t.Errorf("Mode() = %+v; want MJPEG, compressed", m)
+	}
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "compressed") {
+		t.Errorf("log %q; want a warning about compressed frames", logs.String())
+	}
+	label, m, err := ProbeCamera(CameraOptions{Device: "MJPEGOnlyTest"})
+	if err != nil || label != "MJPEGOnlyTest" || !m.Compressed {
+		t.Errorf("ProbeCamera = %q, %+v, %v; want the MJPEG mode", label, m, err)
+	}
+}
+
+var registerMJPEGOnce sync.Once
+
+// TestReframe: a crop scaled up keeps the crop's content, a frame scaled
+// down sits in the middle of its canvas with the padding around it, and
+// times and sequence numbers pass through.
+func TestReframe(t *testing.T) {
+	// A 64×48 frame: left half dark (40), right half bright (200).
+	src := func() Source {
+		img := image.NewRGBA(image.Rect(0, 0, 64, 48))
+		for y := 0; y < 48; y++ {
+			for x := 0; x < 64; x++ {
+				v := uint8(40)
+				if x >= 32 {
+					v = 200
+				}
+				img.Set(x, y, color.RGBA{v, v, v, 255})
+			}
+		}
+		return &stillFrames{img: img, n: 2, start: time.Unix(100, 0)}
+	}
+	for _, tc := range []struct {
+		name     string
+		o        ReframeOptions
+		size     image.Point
+		at       image.Point // a pixel to check
+		want     uint8
+		wantSize error
+	}{
+		{"crop of the bright half, doubled", ReframeOptions{Crop: image.Rect(40, 10, 56, 30), Size: image.Pt(32, 40)}, image.Pt(32, 40), image.Pt(16, 20), 200, nil},
+		{"half size on a canvas", ReframeOptions{Size: image.Pt(32, 24), Canvas: image.Pt(64, 48), Fill: 118}, image.Pt(64, 48), image.Pt(2, 2), 118, nil},
+		{"half size, left half inside", ReframeOptions{Size: image.Pt(32, 24), Canvas: image.Pt(64, 48), Fill: 118}, image.Pt(64, 48), image.Pt(20, 24), 40, nil},
+		{"crop outside the frame", ReframeOptions{Crop: image.Rect(100, 100, 120, 120)}, image.Point{}, image.Point{}, 0, errors.New("leaves nothing")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Reframe(src(), tc.o)
+			defer r.Close()
+			fr, err := r.Read(context.Background())
+			if tc.wantSize != nil {
+				if err == nil || !strings.Contains(err.Error(), "leaves nothing") {
+					t.Fatalf("Read = %v; want an error saying the crop leaves nothing", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fr.Release()
+			if fr.Width != tc.size.X || fr.Height != tc.size.Y || fr.Seq != 1 || !fr.Time.Equal(time.Unix(100, 0)) {
+				t.Fatalf("frame %dx%d seq %d at %v; want %v, seq 1 at the source's time", fr.Width, fr.Height, fr.Seq, fr.Time, tc.size)
+			}
+			if got := fr.Pix[(tc.at.Y*fr.Width+tc.at.X)*3]; absDiff(got, tc.want) > 2 {
+				t.Errorf("pixel %v = %d; want %d", tc.at, got, tc.want)
+			}
+		})
+	}
+}
+
+// stillFrames yields n copies of an image, 1/30 s apart.
+type stillFrames struct {
+	img   image.Image
+	n     int
+	seq   uint64
+	start time.Time
+}
+
+func (s *stillFrames) Read(ctx context.Context) (*Frame, error) {
+	if int(s.seq) >= s.n {
+		return nil, io.EOF
+	}
+	s.seq++
+	b := s.img.Bounds()
+	fr := &Frame{Seq: s.seq, Time: s.start.Add(time.Duration(s.seq-1) * time.Second / 30), Width: b.Dx(), Height: b.Dy(), Pix: make([]byte, b.Dx()*b.Dy()*3)}
+	ImageToBGR(fr.Pix, s.img)
+	return fr, nil
+}
+
+func (s *stillFrames) Close() error { return nil }

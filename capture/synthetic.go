@@ -45,6 +45,28 @@ type SyntheticOptions struct {
 	// Drift is the amplitude of a slow (20 s period) relative change of the
 	// whole scene's illumination, as clouds or an auto-exposure loop cause.
 	Drift float64
+	// Light scales the whole scene's illumination before sensor noise is
+	// added: 0.4 is a dim room (the face's mean grey falls to about 55,
+	// just above the quality gate's 50), where the same sensor noise
+	// weighs more against the pulse. 0 means 1.
+	Light float64
+	// SkinTone darkens the face's skin, 0 (the photo as it is) to 1 (very
+	// dark skin, Fitzpatrick type VI): skin pixels keep 45 % of their red,
+	// 35 % of their green and 32 % of their blue at 1 (melanin absorbs
+	// short wavelengths most), and the pulse's relative amplitude drops to
+	// 60 %, since melanin absorbs light before it reaches the blood; both
+	// scale linearly in between. A modelling assumption for tests, not a
+	// measurement: real dark-skinned faces are the evaluation that counts.
+	SkinTone float64
+	// Tremor moves the face as a hand holding a print does: an unsteady
+	// sum of 1.3, 2.9 and 4.7 Hz wobbles of this many pixels, with the
+	// print's brightness following its tilt (TremorLight). Meant for
+	// attack clips (a photo held up by hand), so it lies in the pulse band.
+	Tremor float64
+	// TremorLight is the print's relative brightness change at the
+	// tremor's full amplitude, as it tilts towards and away from the light;
+	// default 0.03 when Tremor is set.
+	TremorLight float64
 	// JPEGQuality, when 1–100, passes every frame through JPEG at that
 	// quality, as an MJPEG webcam does (80–95 is typical). 0 means none.
 	JPEGQuality int
@@ -81,9 +103,13 @@ type Synthetic struct {
 	mu     sync.Mutex
 	seq    uint64
 	phase  float64
-	closed bool
-	start  time.Time
-	wall   time.Time
+	wave   float64 // the pulse waveform's value in the last frame
+	beats  float64 // heartbeats since the first frame (the unwrapped phase)
+	// tremorPhase are the random phases of Tremor's wobbles.
+	tremorPhase [3]float64
+	closed      bool
+	start       time.Time
+	wall        time.Time
 }
 
 // NewSynthetic prepares the background and the face patch once; per-frame
@@ -107,7 +133,20 @@ func NewSynthetic(o SyntheticOptions) *Synthetic {
 	if o.Noise == 0 {
 		o.Noise = 1.5
 	}
+	if o.Light <= 0 {
+		o.Light = 1
+	}
+	o.SkinTone = math.Max(0, math.Min(1, o.SkinTone))
+	if o.Tremor > 0 && o.TremorLight == 0 {
+		o.TremorLight = 0.03
+	}
 	s := &Synthetic{o: o, rng: rand.New(rand.NewPCG(o.Seed, 0x6b696f736b))}
+	// The tremor's phases come from a generator of their own, so clips
+	// without tremor keep the noise they always had.
+	tr := rand.New(rand.NewPCG(o.Seed, 0x7472656d6f72))
+	for k := range s.tremorPhase {
+		s.tremorPhase[k] = 2 * math.Pi * tr.Float64()
+	}
 	s.start = o.Start
 	if s.start.IsZero() {
 		s.start = time.Now()
@@ -157,6 +196,12 @@ func (s *Synthetic) prepareFace(img image.Image) {
 		for x := 0; x < fw; x++ {
 			i := y*fw + x
 			r, g, b := dst.Pix[i*4], dst.Pix[i*4+1], dst.Pix[i*4+2]
+			skin := isSkin(r, g, b)
+			if t := s.o.SkinTone; t > 0 && skin {
+				r = clamp8(float64(r) * (1 - 0.55*t))
+				g = clamp8(float64(g) * (1 - 0.65*t))
+				b = clamp8(float64(b) * (1 - 0.68*t))
+			}
 			s.face[i*3], s.face[i*3+1], s.face[i*3+2] = b, g, r
 			// Feathered ellipse so the photo's own background blends away.
 			dx := (float64(x) - float64(fw)/2) / (float64(fw) / 2)
@@ -167,7 +212,7 @@ func (s *Synthetic) prepareFace(img image.Image) {
 				a = math.Max(0, 1-(d-0.92)/0.08)
 			}
 			s.alpha[i] = uint8(a * 255)
-			s.skin[i] = a > 0.99 && isSkin(r, g, b)
+			s.skin[i] = a > 0.99 && skin
 		}
 	}
 }
@@ -226,8 +271,10 @@ func (s *Synthetic) Read(ctx context.Context) (*Frame, error) {
 	if s.o.PulseBPM > 0 {
 		bpm := s.o.PulseBPM * (1 + 0.03*math.Sin(2*math.Pi*0.1*t))
 		s.phase += bpm / 60 / s.o.FPS
+		s.beats += bpm / 60 / s.o.FPS
 		s.phase -= math.Floor(s.phase)
-		pulse = ppg(s.phase) * s.o.PulseAmplitude
+		s.wave = ppg(s.phase)
+		pulse = s.wave * s.o.PulseAmplitude * (1 - 0.4*s.o.SkinTone)
 	}
 	// Per-channel pulse gains (B, G, R): haemoglobin absorbs green most.
 	gain := [3]float64{1 + 0.69*pulse, 1 + pulse, 1 + 0.43*pulse}
@@ -247,6 +294,21 @@ func (s *Synthetic) Read(ctx context.Context) (*Frame, error) {
 	// whole-pixel jumps would add steps no camera records.
 	ox := float64(s.o.Width-s.fw)/2 + math.Max(s.o.Motion, 0)*math.Sin(2*math.Pi*0.13*t)
 	oy := float64(s.o.Height-s.fh)/2 + math.Max(s.o.Motion, 0)*0.6*math.Sin(2*math.Pi*0.21*t+1)
+	if s.o.Tremor > 0 {
+		// A hand's unsteadiness: incommensurate wobbles, so it never
+		// repeats within a clip, with the print tilting as it moves.
+		var wx, wy float64
+		for k, f := range [3]float64{1.3, 2.9, 4.7} {
+			wx += math.Sin(2*math.Pi*f*t+s.tremorPhase[k]) / 3
+			wy += math.Sin(2*math.Pi*f*1.07*t+s.tremorPhase[k]+2) / 3
+		}
+		ox += s.o.Tremor * wx
+		oy += s.o.Tremor * wy
+		tilt := 1 + s.o.TremorLight*wx
+		for c := range lit {
+			lit[c] *= tilt
+		}
+	}
 	ix, iy := int(math.Floor(ox)), int(math.Floor(oy))
 	fx, fy := ox-float64(ix), oy-float64(iy)
 	w := [4]float64{(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy}
@@ -291,7 +353,7 @@ func (s *Synthetic) Read(ctx context.Context) (*Frame, error) {
 			}
 		}
 	}
-	light := 1.0
+	light := s.o.Light
 	if s.o.FlickerAmplitude > 0 && s.o.FlickerHz > 0 {
 		light += s.o.FlickerAmplitude * math.Sin(2*math.Pi*s.o.FlickerHz*t)
 	}
@@ -312,6 +374,29 @@ func (s *Synthetic) Read(ctx context.Context) (*Frame, error) {
 	}
 	return fr, nil
 }
+
+// Pulse is the pulse waveform's value in the last frame read (a
+// PPG-shaped beat, about −0.3 to 0.7; 0 without a pulse): the truth an
+// evaluation measures the clip's heart rate on, as a finger oximeter's
+// waveform is for a recorded face.
+func (s *Synthetic) Pulse() float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.wave
+}
+
+// Beats is how many heartbeats the pulse has gone through by the last
+// frame read (its phase, unwrapped): the exact truth of the clip's heart
+// rate between two frames is 60 × the beats between them over the time.
+func (s *Synthetic) Beats() float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.beats
+}
+
+// PulseWave is the pulse's shape at a phase in beats (any real number;
+// only the fraction counts): the waveform Pulse samples.
+func PulseWave(beats float64) float64 { return ppg(beats - math.Floor(beats)) }
 
 // Close stops the source.
 func (s *Synthetic) Close() error {

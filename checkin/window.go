@@ -186,8 +186,13 @@ func (w *Window) Observe(fr *capture.Frame, img models.Image, faces []models.Fac
 // add puts one frame's skin patches into the estimator, samples the
 // anti-spoof score, and keeps the best-quality frame for matching.
 func (w *Window) add(fr *capture.Frame, img models.Image, face models.Face, q models.Quality) liveness.Sample {
-	ps := models.SkinPatches(img, w.smooth.Smooth(face))
+	smooth := w.smooth.Smooth(face)
+	ps := models.SkinPatches(img, smooth)
 	s := liveness.Sample{Time: fr.Time, Patches: make(map[string]liveness.RGB, len(ps.Patches)), Motion: -1}
+	if ps.Size > 0 {
+		at, raw := eyeMidpoint(smooth), eyeMidpoint(face)
+		s.Pose = liveness.Pose{X: at.X, Y: at.Y, Size: ps.Size, DX: raw.X - at.X, DY: raw.Y - at.Y}
+	}
 	for _, p := range ps.Patches {
 		if p.Usable() {
 			s.Patches[p.Name] = liveness.RGB(p.Mean)
@@ -230,6 +235,12 @@ func (w *Window) keep(fr *capture.Frame, face models.Face, score float64) {
 		k.fr.Pix = append(k.fr.Pix[:0], fr.Pix...)
 	}
 	k.face, k.score = face, score
+}
+
+// eyeMidpoint is the point midway between a face's eyes, in pixels.
+func eyeMidpoint(f models.Face) struct{ X, Y float64 } {
+	l := f.Landmarks
+	return struct{ X, Y float64 }{float64(l[0].X+l[1].X) / 2, float64(l[0].Y+l[1].Y) / 2}
 }
 
 // Progress is how far the window is towards its first decision, 0–1.

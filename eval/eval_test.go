@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"kiosk/liveness"
 	"kiosk/models"
 )
 
@@ -184,5 +186,45 @@ func TestEstimatePatchesBadInput(t *testing.T) {
 				t.Errorf("EstimatePatches(%v) = nil error; want one", tc.files)
 			}
 		})
+	}
+}
+
+// TestWindowHits: windows on their own subject's truth count as own hits;
+// the same windows against the other subjects' truths give the chance
+// level for these estimates.
+func TestWindowHits(t *testing.T) {
+	rows := []RPPGRow{
+		{Subject: "A/1", Truth: 70, WindowBPMs: []float64{70, 71, 90, 100}},
+		{Subject: "A/2", Truth: 90, WindowBPMs: []float64{89, 60}},
+		{Subject: "B/1", Truth: 100, Problem: "unreadable", WindowBPMs: []float64{100}},
+	}
+	n, own, other := windowHits(rows, func(RPPGRow) bool { return true })
+	// Own: 70, 71, 89 of 6. Other: per window, against every other row's
+	// truth (the unreadable one's too): 90 hits A/2's, 100 hits B/1's (from
+	// A/1); 60 hits nothing; 89 hits nothing of 70 or 100: 2 of 12.
+	if n != 6 || math.Abs(own-0.5) > 1e-9 || math.Abs(other-2.0/12) > 1e-9 {
+		t.Errorf("windowHits = %d, %.3f, %.3f; want 6, 0.5, 0.167", n, own, other)
+	}
+}
+
+// TestInjectPulse: the injected pulse is relative to each patch's level,
+// strongest in green, and leaves the input untouched.
+func TestInjectPulse(t *testing.T) {
+	start := time.Unix(0, 0)
+	var ss []liveness.Sample
+	for i := 0; i < 300; i++ {
+		ss = append(ss, liveness.Sample{Time: start.Add(time.Duration(i) * time.Second / 30), Patches: map[string]liveness.RGB{"p": {R: 100, G: 50, B: 20}}})
+	}
+	out := injectPulse(ss, 72, 0.01)
+	var maxG, maxR float64
+	for i := range out {
+		if ss[i].Patches["p"] != (liveness.RGB{R: 100, G: 50, B: 20}) {
+			t.Fatal("injectPulse changed its input")
+		}
+		maxG = max(maxG, math.Abs(out[i].Patches["p"].G/50-1))
+		maxR = max(maxR, math.Abs(out[i].Patches["p"].R/100-1))
+	}
+	if maxG < 0.006 || maxG > 0.0075 || maxR > 0.5*maxG {
+		t.Errorf("relative swing: green %.4f, red %.4f; want green about 0.007 (0.01 × the beat's peak) and red under half of it", maxG, maxR)
 	}
 }

@@ -33,6 +33,8 @@ type PulseReport struct {
 	Interference []float64 `json:"interference_hz,omitempty"`
 	// Last is the final window's full result.
 	Last liveness.Result `json:"last"`
+	// WindowBPMs are the sliding windows' estimates, in order.
+	WindowBPMs []float64 `json:"window_bpms,omitempty"`
 }
 
 // PatchOptions configures EstimatePatches.
@@ -62,6 +64,20 @@ func EstimatePatches(ctx context.Context, files []string, o PatchOptions) (Pulse
 	if o.Window <= 0 {
 		o.Window = 10 * time.Second
 	}
+	samples, fps, err := readPatchSamples(ctx, files)
+	if err != nil {
+		return rep, err
+	}
+	rep.FPS = fps
+	if o.KeyframeNotch {
+		rep.Interference = capture.KeyframeRates(files, rep.FPS)
+	}
+	return estimateSamples(rep, samples, o)
+}
+
+// readPatchSamples reads the files frame by frame in lockstep, each file's
+// whole-frame mean colour one patch, until the shortest ends.
+func readPatchSamples(ctx context.Context, files []string) ([]liveness.Sample, float64, error) {
 	var srcs []*capture.File
 	defer func() {
 		for _, s := range srcs {
@@ -72,29 +88,20 @@ func EstimatePatches(ctx context.Context, files []string, o PatchOptions) (Pulse
 	for _, f := range files {
 		s, err := capture.OpenFile(f, capture.FileOptions{Start: start})
 		if err != nil {
-			return rep, err
+			return nil, 0, err
 		}
 		srcs = append(srcs, s)
 	}
-	rep.FPS = srcs[0].FPS()
-	if o.KeyframeNotch {
-		rep.Interference = capture.KeyframeRates(files, rep.FPS)
-	}
-	est := liveness.NewEstimator(liveness.Options{Window: o.Window, MinWindow: o.Window, Method: o.Method, Fusion: o.Fusion,
-		Interference: rep.Interference, RegressIntensity: o.RegressIntensity})
-	step := int(math.Max(1, estimateEvery*rep.FPS))
-	var bpms, weights, snrs []float64
+	var out []liveness.Sample
 	for {
 		s := liveness.Sample{Patches: map[string]liveness.RGB{}, Motion: -1}
-		ended := false
 		for i, src := range srcs {
 			fr, err := src.Read(ctx)
 			if errors.Is(err, io.EOF) {
-				ended = true
-				break
+				return out, srcs[0].FPS(), nil
 			}
 			if err != nil {
-				return rep, err
+				return nil, 0, err
 			}
 			if i == 0 {
 				s.Time = fr.Time
@@ -102,9 +109,18 @@ func EstimatePatches(ctx context.Context, files []string, o PatchOptions) (Pulse
 			s.Patches[filepath.Base(files[i])] = meanBGR(fr)
 			fr.Release()
 		}
-		if ended {
-			break
-		}
+		out = append(out, s)
+	}
+}
+
+// estimateSamples runs the estimator over sliding windows of the samples
+// (re-estimating every estimateEvery seconds) and fills rep.
+func estimateSamples(rep PulseReport, samples []liveness.Sample, o PatchOptions) (PulseReport, error) {
+	est := liveness.NewEstimator(liveness.Options{Window: o.Window, MinWindow: o.Window, Method: o.Method, Fusion: o.Fusion,
+		Interference: rep.Interference, RegressIntensity: o.RegressIntensity})
+	step := int(math.Max(1, estimateEvery*rep.FPS))
+	var bpms, weights, snrs []float64
+	for _, s := range samples {
 		est.Add(s)
 		rep.Frames++
 		if rep.Frames%step == 0 {
@@ -115,6 +131,7 @@ func EstimatePatches(ctx context.Context, files []string, o PatchOptions) (Pulse
 			}
 		}
 	}
+	rep.WindowBPMs = bpms
 	if rep.Frames == 0 {
 		return rep, errors.New("no frames decoded")
 	}

@@ -32,6 +32,8 @@ type RPPGRow struct {
 	SNR       float64 `json:"snr_db"`
 	// Problem says why there is no estimate; the row then counts in no MAE.
 	Problem string `json:"problem,omitempty"`
+	// WindowBPMs are the sliding windows' estimates the median came from.
+	WindowBPMs []float64 `json:"window_bpms,omitempty"`
 }
 
 // RPPGSummary is the mean absolute error over a group of subjects, beside
@@ -46,6 +48,14 @@ type RPPGSummary struct {
 	// subjects that have one with an estimate.
 	ForeheadN   int     `json:"forehead_n"`
 	ForeheadMAE float64 `json:"forehead_only_mae_bpm"`
+	// OwnHits is the share of all sliding windows whose estimate lies
+	// within 3 bpm of their own subject's truth; OtherHits the share within
+	// 3 bpm of another subject's truth, averaged over the others: what the
+	// same estimates score by chance. Estimates that follow a pulse hit
+	// their own truth more often than the others'.
+	Windows   int     `json:"windows"`
+	OwnHits   float64 `json:"own_truth_hits"`
+	OtherHits float64 `json:"other_truth_hits"`
 }
 
 // RPPGReport is a heart-rate evaluation over a folder.
@@ -91,6 +101,7 @@ func EvalRPPG(ctx context.Context, dir string, o PatchOptions) (RPPGReport, erro
 			row.Problem = err.Error()
 		} else {
 			row.Estimate, row.Error, row.Coherence, row.SNR = r.BPM, r.BPM-tr.bpm, r.Last.Coherence, r.SNR
+			row.WindowBPMs = r.WindowBPMs
 		}
 		if row.Patches[0] == "forehead" {
 			if len(files) == 1 && err == nil {
@@ -185,5 +196,47 @@ func summariseRPPG(rows []RPPGRow) (float64, map[string]RPPGSummary) {
 		add("all", r)
 		add(strings.SplitN(r.Subject, "/", 2)[0], r)
 	}
+	for k, s := range out {
+		s.Windows, s.OwnHits, s.OtherHits = windowHits(rows, func(r RPPGRow) bool {
+			return k == "all" || strings.SplitN(r.Subject, "/", 2)[0] == k
+		})
+		out[k] = s
+	}
 	return guess, out
+}
+
+// hitWidth is how close, in bpm, a window's estimate must be to a truth
+// to count as hitting it.
+const hitWidth = 3
+
+// windowHits is RPPGSummary's window test over the rows in the group:
+// how many windows, the share within hitWidth of their own subject's truth,
+// and the share within hitWidth of the other subjects' truths (all of
+// them, not only the group's), averaged over those subjects.
+func windowHits(rows []RPPGRow, in func(RPPGRow) bool) (n int, own, other float64) {
+	var ownHits, otherHits, otherN float64
+	for i, r := range rows {
+		if r.Problem != "" || !in(r) {
+			continue
+		}
+		for _, b := range r.WindowBPMs {
+			n++
+			if math.Abs(b-r.Truth) <= hitWidth {
+				ownHits++
+			}
+			for j, o := range rows {
+				if j == i {
+					continue
+				}
+				otherN++
+				if math.Abs(b-o.Truth) <= hitWidth {
+					otherHits++
+				}
+			}
+		}
+	}
+	if n == 0 || otherN == 0 {
+		return n, 0, 0
+	}
+	return n, ownHits / float64(n), otherHits / otherN
 }

@@ -65,13 +65,14 @@ func (r Result) MarshalJSON() ([]byte, error) {
 	type plain Result
 	return json.Marshal(struct {
 		plain
-		BPM          num `json:"bpm"`
-		SNR          num `json:"snr_db"`
-		Agreement    num `json:"agreement"`
-		Coherence    num `json:"coherence"`
-		ReferenceSNR num `json:"reference_snr_db"`
-		Motion       num `json:"motion"`
-	}{plain(r), field(&r.BPM, 0), field(&r.SNR, 0), field(&r.Agreement, 0), field(&r.Coherence, 0),
+		BPM            num `json:"bpm"`
+		SNR            num `json:"snr_db"`
+		Agreement      num `json:"agreement"`
+		Coherence      num `json:"coherence"`
+		PulseCoherence num `json:"pulse_coherence"`
+		ReferenceSNR   num `json:"reference_snr_db"`
+		Motion         num `json:"motion"`
+	}{plain(r), field(&r.BPM, 0), field(&r.SNR, 0), field(&r.Agreement, 0), field(&r.Coherence, 0), field(&r.PulseCoherence, 0),
 		field(&r.ReferenceSNR, 0), field(&r.Motion, 0)})
 }
 
@@ -81,13 +82,14 @@ func (r *Result) UnmarshalJSON(b []byte) error {
 	nan := math.NaN()
 	return json.Unmarshal(b, &struct {
 		*plain
-		BPM          num `json:"bpm"`
-		SNR          num `json:"snr_db"`
-		Agreement    num `json:"agreement"`
-		Coherence    num `json:"coherence"`
-		ReferenceSNR num `json:"reference_snr_db"`
-		Motion       num `json:"motion"`
-	}{(*plain)(r), field(&r.BPM, nan), field(&r.SNR, noSignal), field(&r.Agreement, nan), field(&r.Coherence, nan),
+		BPM            num `json:"bpm"`
+		SNR            num `json:"snr_db"`
+		Agreement      num `json:"agreement"`
+		Coherence      num `json:"coherence"`
+		PulseCoherence num `json:"pulse_coherence"`
+		ReferenceSNR   num `json:"reference_snr_db"`
+		Motion         num `json:"motion"`
+	}{(*plain)(r), field(&r.BPM, nan), field(&r.SNR, noSignal), field(&r.Agreement, nan), field(&r.Coherence, nan), field(&r.PulseCoherence, nan),
 		field(&r.ReferenceSNR, noSignal), field(&r.Motion, nan)})
 }
 

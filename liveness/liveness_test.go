@@ -192,8 +192,12 @@ func TestDecisionOrderAndExplanation(t *testing.T) {
 			if d.Verdict != tc.want || !strings.Contains(d.Reason, tc.says) {
 				t.Errorf("Decide = %s (%q); want %s saying %q", d.Verdict, d.Reason, tc.want, tc.says)
 			}
-			if len(d.Signals) < 4 {
-				t.Errorf("decision lists %d signals; want every one", len(d.Signals))
+			var names []string
+			for _, s := range d.Signals {
+				names = append(names, s.Name)
+			}
+			if got := strings.Join(names, ","); !strings.HasPrefix(got, "pad,rppg_pulse_coherence,rppg_global") {
+				t.Errorf("decision lists signals %s; want every one (pad, rppg_pulse_coherence, rppg_global)", got)
 			}
 		})
 	}
@@ -292,10 +296,14 @@ func FuzzEstimator(f *testing.F) {
 			v := func(k int) float64 { return math.Float64frombits(binary.LittleEndian.Uint64(data[i+8*k:])) }
 			dt := time.Duration(binary.LittleEndian.Uint16(data[i+30:])) * time.Millisecond
 			start = start.Add(dt)
-			e.Add(Sample{Time: start, Patches: map[string]RGB{"a": {R: v(0), G: v(1), B: v(2)}, "b": {R: v(1), G: v(2), B: v(0)}}, Reference: RGB{R: v(2), G: v(0), B: v(1)}, Motion: v(3)})
+			s := Sample{Time: start, Patches: map[string]RGB{"a": {R: v(0), G: v(1), B: v(2)}, "b": {R: v(1), G: v(2), B: v(0)}}, Reference: RGB{R: v(2), G: v(0), B: v(1)}, Motion: v(3)}
+			if i%96 != 32 {
+				s.Pose = Pose{X: v(0), Y: v(1), Size: v(3), DX: v(2), DY: v(1)}
+			}
+			e.Add(s)
 		}
 		r := e.Estimate()
-		if math.IsNaN(r.BPM) || math.IsNaN(r.SNR) || math.IsNaN(r.Coherence) || math.IsNaN(r.Agreement) {
+		if math.IsNaN(r.BPM) || math.IsNaN(r.SNR) || math.IsNaN(r.Coherence) || math.IsNaN(r.Agreement) || math.IsNaN(r.PulseCoherence) || math.IsNaN(r.Motion) {
 			t.Fatalf("NaN in result: %+v", r)
 		}
 		if r.Enough && (r.BPM < BandLo*60-1 || r.BPM > BandHi*60+1) {
@@ -433,5 +441,134 @@ func TestRegressIntensityKeepsWhatDoesNotFollowBrightness(t *testing.T) {
 	}
 	if out := regressIntensity(nil, nil); len(out) != 0 {
 		t.Errorf("empty input: %v", out)
+	}
+}
+
+// TestMotionRegressionRejectsAWobblingPrint: a print held up by hand
+// wobbles at 1–5 Hz, in the pulse band, and the patches that follow it
+// slide over its texture, so every patch's colour moves with the tracking
+// error: a coherent "pulse" without a heart. Kept in the traces
+// (KeepMotion), it passes the old 0.25 coherence threshold; regressed out
+// on the poses (the default), nothing of it is left and no print is live.
+func TestMotionRegressionRejectsAWobblingPrint(t *testing.T) {
+	for _, wobble := range []float64{0.05, 0.1} {
+		var kept, removed float64
+		for seed := uint64(1); seed <= 20; seed++ {
+			for _, fps := range []float64{30, 15} {
+				s := synth{BPM: 0, FPS: fps, Seconds: 8, Wobble: wobble, Seed: seed}.samples()
+				kept = max(kept, run(Options{KeepMotion: true}, s).Coherence)
+				r := run(Options{}, s)
+				removed = max(removed, r.Coherence)
+				if d := Decide(Inputs{RPPG: r, PAD: math.NaN()}, DefaultThresholds); d.Verdict == Live {
+					t.Errorf("wobble %.2f seed %d at %g fps: live (%s)", wobble, seed, fps, d.Reason)
+				}
+			}
+		}
+		t.Logf("wobble %.2f eye distances: coherence up to %.2f with the motion kept, %.2f regressed out", wobble, kept, removed)
+		if kept < 0.25 || removed > 0.15 {
+			t.Errorf("wobble %.2f: coherence up to %.2f kept, %.2f regressed; want the artefact over 0.25 kept and under 0.15 removed", wobble, kept, removed)
+		}
+	}
+}
+
+// TestLiveFaceWobblingStaysLive: the regression removes what follows the
+// pose, not the pulse: a shaking live face keeps its heart rate.
+func TestLiveFaceWobblingStaysLive(t *testing.T) {
+	for seed := uint64(1); seed <= 10; seed++ {
+		s := synth{BPM: 80, FPS: 30, Seconds: 8, Wobble: 0.05, Seed: seed}
+		r := run(Options{}, s.samples())
+		d := Decide(Inputs{RPPG: r, PAD: math.NaN()}, DefaultThresholds)
+		if d.Verdict != Live || math.Abs(r.BPM-s.truth()) > 2 {
+			t.Errorf("seed %d: %s at %.1f bpm (truth %.1f): %s", seed, d.Verdict, r.BPM, s.truth(), d.Reason)
+		}
+	}
+}
+
+// TestMotionIsPerSecond: the same sway measures the same speed at 12 and
+// 30 fps (per frame it was 2.5 times larger at 12), from poses or from the
+// per-frame movement alike; a fast one asks to hold still at both.
+func TestMotionIsPerSecond(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		speed     float64 // eye distances per second
+		wantStill bool
+	}{{"calm", 0.6, false}, {"restless", 3, true}} {
+		for _, poses := range []bool{true, false} {
+			var got []float64
+			for _, fps := range []float64{12, 30} {
+				ss := synth{BPM: 72, FPS: fps, Seconds: 6, Seed: 3}.samples()
+				for i := range ss {
+					t := ss[i].Time.Sub(ss[0].Time).Seconds()
+					// A sway of the given mean speed: |d/dt A sin(ωt)| averages 2Aω/π.
+					const w = 2 * math.Pi * 0.5
+					a := tc.speed * math.Pi / (2 * w)
+					if poses {
+						ss[i].Pose = Pose{X: 300 + 60*a*math.Sin(w*t), Y: 200, Size: 60}
+					} else if i > 0 {
+						dt := ss[i].Time.Sub(ss[i-1].Time).Seconds()
+						ss[i].Motion = math.Abs(a*w*math.Cos(w*t)) * dt
+					}
+				}
+				r := run(Options{}, ss)
+				got = append(got, r.Motion)
+				if still := strings.Contains(r.Reason, "movement"); still != tc.wantStill {
+					t.Errorf("%s at %g fps (poses %v): %.2f eye distances/s, reason %q; want hold-still %v", tc.name, fps, poses, r.Motion, r.Reason, tc.wantStill)
+				}
+			}
+			if math.Abs(got[0]-got[1]) > 0.15*got[1] || math.Abs(got[1]-tc.speed) > 0.2*tc.speed {
+				t.Errorf("%s (poses %v): %.2f at 12 fps, %.2f at 30 fps; want both %.2f ± 15 %%", tc.name, poses, got[0], got[1], tc.speed)
+			}
+		}
+	}
+}
+
+// kioskWindow is an 8 s, 30 fps window as the kiosk fills it: 14 patches
+// (the trace generator's five, each with its own noise, and more), a
+// background and a pose on every frame, the face wobbling a little.
+func kioskWindow() []Sample {
+	ss := synth{BPM: 72, FPS: 30, Seconds: 8, Wobble: 0.02, Seed: 1}.samples()
+	rng := rand.New(rand.NewPCG(5, 5))
+	for i := range ss {
+		base := ss[i].Patches
+		ps := make(map[string]RGB, 14)
+		k := 0
+		for _, name := range []string{"forehead", "left_cheek", "right_cheek", "nose", "chin"} {
+			for c := 0; c < 3 && k < 14; c++ {
+				p := base[name]
+				ps[fmt.Sprintf("%s_%d", name, c)] = RGB{R: p.R + rng.NormFloat64()*0.07, G: p.G + rng.NormFloat64()*0.07, B: p.B + rng.NormFloat64()*0.07}
+				k++
+			}
+		}
+		ss[i].Patches = ps
+	}
+	return ss
+}
+
+// BenchmarkEstimateKiosk is the kiosk's estimate at its last decision time
+// (8 s, 14 patches): motion regression on the poses, both fusions of the
+// ensemble and their pulse coherences. The window judges every 0.5 s, so
+// per frame at 30 fps it costs a fifteenth of this.
+func BenchmarkEstimateKiosk(b *testing.B) {
+	e := NewEstimator(Options{})
+	for _, s := range kioskWindow() {
+		e.Add(s)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		e.Estimate()
+	}
+}
+
+// BenchmarkEstimateKioskBefore is the same window the way it was estimated
+// before issue 16 (motion kept, adaptive fusion, one pulse coherence): the
+// ratio is what the new steps cost.
+func BenchmarkEstimateKioskBefore(b *testing.B) {
+	e := NewEstimator(Options{KeepMotion: true, Fusion: Adaptive})
+	for _, s := range kioskWindow() {
+		e.Add(s)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		e.Estimate()
 	}
 }

@@ -31,7 +31,14 @@ type synth struct {
 	// videos, GOP 12 at 15 fps).
 	GOP  int
 	GOPA float64
-	Seed uint64
+	// Wobble is a hand's unsteadiness, in eye distances: the face (a held
+	// print, or a head) shakes at 1.3, 2.9 and 4.7 Hz, in the pulse band.
+	// The patches follow it through a smoother that lags (as the kiosk's
+	// landmark smoother does), so each slides over the face's texture: its
+	// colour moves with the tracking error, by a gradient of its own. Every
+	// sample carries the pose (position, size, tracking error).
+	Wobble float64
+	Seed   uint64
 }
 
 func (s synth) samples() []Sample {
@@ -53,6 +60,17 @@ func (s synth) samples() []Sample {
 	}
 	rng := rand.New(rand.NewPCG(s.Seed, 99))
 	names := []string{"forehead", "left_cheek", "right_cheek", "nose", "chin"}
+	// Texture gradients, grey levels per eye distance of sliding, per patch
+	// and channel (skin shading, freckles, the edge of an eyebrow).
+	wr := rand.New(rand.NewPCG(s.Seed, 7))
+	grad := map[string][2]RGB{}
+	for _, p := range names {
+		g := func() RGB { return RGB{R: wr.NormFloat64() * 12, G: wr.NormFloat64() * 10, B: wr.NormFloat64() * 9} }
+		grad[p] = [2]RGB{g(), g()}
+	}
+	wph := [3]float64{wr.Float64() * 6.3, wr.Float64() * 6.3, wr.Float64() * 6.3}
+	const eyePx = 60.0
+	var smx, smy float64 // the smoother's position, eye distances
 	gain := map[string]float64{"forehead": 1, "left_cheek": 1.2, "right_cheek": 1.1, "nose": 0.6, "chin": 0.7}
 	start := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
 	var out []Sample
@@ -81,6 +99,24 @@ func (s synth) samples() []Sample {
 			shade += s.Motion * 0.01 * rng.NormFloat64()
 		}
 		sm := Sample{Patches: map[string]RGB{}, Motion: motion}
+		var slideX, slideY float64
+		if s.Wobble > 0 {
+			var wx, wy float64
+			for k, f := range [3]float64{1.3, 2.9, 4.7} {
+				wx += math.Sin(2*math.Pi*f*t+wph[k]) / 3
+				wy += math.Sin(2*math.Pi*f*1.07*t+wph[k]+2) / 3
+			}
+			x, y := s.Wobble*wx, s.Wobble*wy
+			if i == 0 {
+				smx, smy = x, y
+			}
+			smx += 0.6 * (x - smx)
+			smy += 0.6 * (y - smy)
+			slideX, slideY = x-smx, y-smy
+			sm.Pose = Pose{X: 320 + eyePx*smx, Y: 240 + eyePx*smy, Size: eyePx, DX: eyePx * slideX, DY: eyePx * slideY}
+			sm.Motion = -1
+			shade *= 1 + 0.03*wx // the print tilts towards the light
+		}
 		codec := 0.0
 		if s.GOP > 0 {
 			codec = -s.GOPA / float64(s.GOP-1)
@@ -91,10 +127,11 @@ func (s synth) samples() []Sample {
 		for _, p := range names {
 			a := s.Amplitude * gain[p] * ppg
 			k := light * shade
+			gx, gy := grad[p][0], grad[p][1]
 			sm.Patches[p] = RGB{
-				R: tone.R*k*tint.R*(1+0.43*a+codec) + rng.NormFloat64()*s.Noise,
-				G: tone.G*k*tint.G*(1+a) + rng.NormFloat64()*s.Noise,
-				B: tone.B*k*tint.B*(1+0.69*a) + rng.NormFloat64()*s.Noise,
+				R: tone.R*k*tint.R*(1+0.43*a+codec) + rng.NormFloat64()*s.Noise + gx.R*slideX + gy.R*slideY,
+				G: tone.G*k*tint.G*(1+a) + rng.NormFloat64()*s.Noise + gx.G*slideX + gy.G*slideY,
+				B: tone.B*k*tint.B*(1+0.69*a) + rng.NormFloat64()*s.Noise + gx.B*slideX + gy.B*slideY,
 			}
 		}
 		sm.Reference = RGB{R: 150 * light * tint.R, G: 160 * light * tint.G, B: 170 * light * tint.B}

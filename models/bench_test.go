@@ -95,3 +95,31 @@ func BenchmarkSearch10k(b *testing.B) {
 		g.Search(probe, 5)
 	}
 }
+
+// BenchmarkDetectCloseUp is detection on a frame whose face is over 200 px
+// at the detector's input (a close visitor, a portrait frame): the second,
+// smaller pass Detect makes for it is included. Compare with
+// BenchmarkDetectCloseUpSmallFace, one pass on the same frame size.
+func BenchmarkDetectCloseUp(b *testing.B) {
+	d := newTestDetector(b)
+	img := closeUp(b, d, 0.95)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := d.Detect(img); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDetectCloseUpSmallFace is one pass on a 320×352 frame whose
+// face is 0.5 of its height.
+func BenchmarkDetectCloseUpSmallFace(b *testing.B) {
+	d := newTestDetector(b)
+	img := closeUp(b, d, 0.5)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := d.Detect(img); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

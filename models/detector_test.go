@@ -1,9 +1,14 @@
 package models
 
 import (
+	"bytes"
+	"image"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"gocv.io/x/gocv"
 )
 
 func TestDetectFindsFourFacesInGroupScene(t *testing.T) {
@@ -127,4 +132,108 @@ func FuzzDecodeImage(f *testing.F) {
 			t.Fatalf("decoded %dx%d with %d bytes", img.Width, img.Height, len(img.Pix))
 		}
 	})
+}
+
+// TestDetectCloseUpFace: YuNet's largest anchor is 256 px, and beyond it a
+// face's landmarks drift or the face is missed (../shared/models/README.md).
+// A visitor close to a narrow (portrait) frame makes one: here a 320×352
+// cut of a real photo whose face is 0.95 of its height, about 300 px at
+// the detector's 320-px input, which Detect looks at again at half the
+// scale. The face must be found once, its landmarks within 15 % of the eye
+// distance of those found on the same frame shrunk to half. Measured on
+// this photo: one pass 12 %, the half-scale pass 11–13 % (YuNet's landmarks
+// move by that much between nearby scales): the second pass guards against
+// the documented failure, it does not sharpen this face. A small face
+// beside a close one (a photo held up next to the visitor) is still
+// reported, so the kiosk still says "one person at a time".
+func TestDetectCloseUpFace(t *testing.T) {
+	d := newTestDetector(t)
+	fr := closeUp(t, d, 0.95)
+	half := Image{Width: fr.Width / 2, Height: fr.Height / 2, Pix: make([]byte, fr.Width/2*fr.Height/2*3)}
+	for y := 0; y < half.Height; y++ {
+		for x := 0; x < half.Width; x++ {
+			for c := 0; c < 3; c++ {
+				var s int
+				for _, o := range [][2]int{{0, 0}, {1, 0}, {0, 1}, {1, 1}} {
+					s += int(fr.Pix[((2*y+o[1])*fr.Width+2*x+o[0])*3+c])
+				}
+				half.Pix[(y*half.Width+x)*3+c] = uint8(s / 4)
+			}
+		}
+	}
+	ref, err := d.Detect(half)
+	if err != nil || len(ref) != 1 {
+		t.Fatalf("Detect(half) = %d faces, %v; want 1", len(ref), err)
+	}
+	got, err := d.Detect(fr)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("Detect(close-up) = %d faces, %v; want 1", len(got), err)
+	}
+	t.Logf("face %.0f px of %d (%.0f px in the detector's input)", got[0].H, fr.Height, got[0].H*320/float32(fr.Height))
+	if got[0].H < 0.85*float32(fr.Height) {
+		t.Fatalf("face %.0f px; the test needs a close-up of at least 0.85 of the frame", got[0].H)
+	}
+	eye := math.Hypot(float64(ref[0].Landmarks[1].X-ref[0].Landmarks[0].X), float64(ref[0].Landmarks[1].Y-ref[0].Landmarks[0].Y)) * 2
+	for i, l := range got[0].Landmarks {
+		r := ref[0].Landmarks[i]
+		if off := math.Hypot(float64(l.X-2*r.X), float64(l.Y-2*r.Y)); off > 0.15*eye {
+			t.Errorf("landmark %d at (%.0f, %.0f); at half size it is at (%.0f, %.0f): %.1f px apart, more than 15 %% of the %.0f-px eye distance",
+				i, l.X, l.Y, 2*r.X, 2*r.Y, off, eye)
+		}
+	}
+	// A second, small face (about 27 px) in a corner of a close-up (face
+	// 0.7 of the frame, still over 200 px at the detector's input): only
+	// the first pass can see it, the half-scale one cannot, so Detect must
+	// keep it from the first.
+	crowd := closeUp(t, d, 0.7)
+	small := closeUp(t, d, 0.7)
+	const k = 11 // the small face: the close-up shrunk 11 times
+	for y := 0; y < small.Height/k; y++ {
+		for x := 0; x < small.Width/k; x++ {
+			for c := 0; c < 3; c++ {
+				crowd.Pix[((4+y)*crowd.Width+4+x)*3+c] = small.Pix[((k*y)*small.Width+k*x)*3+c]
+			}
+		}
+	}
+	faces, err := d.Detect(crowd)
+	if err != nil || len(faces) != 2 {
+		t.Errorf("Detect(close-up with a small face beside it) = %d faces, %v; want 2", len(faces), err)
+	}
+}
+
+// closeUp is a 320×352 cut of a real photo around its face, the face frac
+// of its height: a visitor close to a portrait-shaped frame.
+func closeUp(t testing.TB, d *Detector, frac float64) Image {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dataDir(t, "faces/pairs"), "img20.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	photo, err := DecodeImage(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, err := d.DetectStill(photo)
+	if err != nil || len(pf) != 1 {
+		t.Fatalf("DetectStill(photo) = %d faces, %v", len(pf), err)
+	}
+	ch := float64(pf[0].H) / frac
+	cw := ch * 320 / 352
+	cx, cy := float64(pf[0].X+pf[0].W/2), float64(pf[0].Y+pf[0].H/2)
+	crop := image.Rect(int(cx-cw/2), int(cy-ch/2), int(cx+cw/2), int(cy+ch/2)).Intersect(image.Rect(0, 0, photo.Width, photo.Height))
+	src, err := gocv.NewMatFromBytes(photo.Height, photo.Width, gocv.MatTypeCV8UC3, photo.Pix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	roi := src.Region(crop)
+	defer roi.Close()
+	frame := gocv.NewMat()
+	defer frame.Close()
+	gocv.Resize(roi, &frame, image.Pt(320, 352), 0, 0, gocv.InterpolationArea)
+	pix, err := frame.DataPtrUint8()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Image{Width: 320, Height: 352, Pix: bytes.Clone(pix)}
 }

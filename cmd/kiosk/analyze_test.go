@@ -148,3 +148,29 @@ func TestEvalRPPGPrintsEverySubject(t *testing.T) {
 		t.Errorf("the table lacks the baseline:\n%s", text)
 	}
 }
+
+// TestEvalLivenessCommand: gen-sweep writes a set with its manifest, eval
+// liveness judges it as the kiosk does and prints the verdicts with the
+// totals and their baselines; a folder with no manifest is refused with
+// what to do.
+func TestEvalLivenessCommand(t *testing.T) {
+	vars := map[string]string{}
+	dir := filepath.Join(t.TempDir(), "set")
+	face := filepath.Join(sharedData(t, "faces/pairs"), "img20.jpg")
+	if _, errs, code := kiosk(t, vars, "gen-sweep", "--out", dir, "--face", face, "--fps", "15", "--kinds", "steady", "--seconds", "6.5"); code != exitOK {
+		t.Fatalf("gen-sweep: exit %d: %s", code, errs)
+	}
+	out, errs, code := kiosk(t, vars, "eval", "liveness", "--quiet", dir)
+	if code != exitOK {
+		t.Fatalf("eval liveness: exit %d: %s", code, errs)
+	}
+	for _, want := range []string{"15fps-steady", "live", "BPCER 0.0 %", "always live BPCER 0 %", "anti-spoof model alone", "baseline, a constant"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("eval liveness output lacks %q:\n%s", want, out)
+		}
+	}
+	empty := t.TempDir()
+	if _, errs, code := kiosk(t, vars, "eval", "liveness", empty); code != exitBadInput || !strings.Contains(errs, "manifest.csv") {
+		t.Errorf("eval liveness on an empty folder: exit %d, %q; want %d naming the manifest", code, errs, exitBadInput)
+	}
+}

@@ -95,6 +95,16 @@ func diagnose(e *env, cfg *config, mode string) doctorReport {
 			labels[i] = c.Label
 		}
 		camCheck.Detail = fmt.Sprintf("%d found: %s", len(cams), strings.Join(labels, ", "))
+		// The mode the kiosk would capture in: compressed frames weaken
+		// the pulse check, so say so (it still runs).
+		if label, m, err := capture.ProbeCamera(capture.CameraOptions{}); err != nil {
+			camCheck.Detail += "; mode unknown: " + err.Error()
+		} else {
+			camCheck.Detail += fmt.Sprintf("; %s captures %s (%s)", label, m, m.Why)
+			if m.Compressed {
+				camCheck.Detail += "; warning: compressed frames make the pulse check less reliable (a camera with YUYV at 640x480, 30 fps is better)"
+			}
+		}
 	} else {
 		camCheck.Detail = "no /dev/video* device"
 		camCheck.Fix = "plug in a USB webcam, or run with --demo to use the generated video"

@@ -18,6 +18,7 @@ func init() {
 func runEvalRPPG(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet(e, "eval rppg", "eval rppg [--json] DIR\n\nDIR holds ground_truth.csv (country,video,mean_hr_bpm) and COUNTRY/VIDEO_{forehead,leftcheek,rightcheek}.avi;\na subject is estimated from the patch videos it has.")
 	asJSON := fs.Bool("json", false, "print JSON")
+	limit := fs.Bool("detection-limit", false, "also inject pulses of 0.1-2 % into every crop, at rates far from the truth, and say which amplitudes the estimate recovers")
 	patchOpts := addPatchFlags(fs)
 	if ok, code := parseArgs(fs, args, exactly(1)); !ok {
 		return code
@@ -74,8 +75,23 @@ func runEvalRPPG(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stdout, "MAE %-13s %5.2f bpm over %2d videos | baseline, a constant %.1f bpm: %5.2f | forehead only: %5.2f over %d\n",
 			k, s.MAE, s.N, rep.Constant, s.ConstantMAE, s.ForeheadMAE, s.ForeheadN)
 	}
+	if all, ok := rep.Summary["all"]; ok && all.Windows > 0 {
+		fmt.Fprintf(e.stdout, "\nWindows within 3 bpm of their own subject's truth: %.1f %% of %d; of another subject's truth: %.1f %% (what these estimates score by chance)\n",
+			100*all.OwnHits, all.Windows, 100*all.OtherHits)
+	}
 	if all, ok := rep.Summary["all"]; ok && all.MAE >= all.ConstantMAE {
 		fmt.Fprintln(e.stdout, "\nThe estimate does not beat a constant guess on these files: they do not show that it measures a pulse.")
+	}
+	if *limit {
+		rows, err := eval.DetectionLimit(ctx, fs.Arg(0), o, []float64{0.001, 0.002, 0.005, 0.01, 0.02})
+		if err != nil {
+			fmt.Fprintf(e.stderr, "kiosk eval rppg: detection limit: %v\n", err)
+			return exitFailure
+		}
+		fmt.Fprintln(e.stdout, "\nDetection limit: a pulse added to every crop at a rate far from its truth, recovered within 3 bpm:")
+		for _, r := range rows {
+			fmt.Fprintf(e.stdout, "  %4.1f %% of green: %2d of %2d subjects, MAE %5.2f bpm\n", 100*r.Amplitude, r.Within3, r.N, r.MAE)
+		}
 	}
 	return exitOK
 }

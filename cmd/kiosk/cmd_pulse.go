@@ -21,7 +21,7 @@ func init() {
 func addPatchFlags(fs *flag.FlagSet) func() (eval.PatchOptions, error) {
 	window := fs.Duration("window", 10*time.Second, "analysis window")
 	methodName := fs.String("method", "POS", "POS or CHROM")
-	fusionName := fs.String("fusion", "adaptive", "how patches combine: adaptive, coherent, spectral or geometric")
+	fusionName := fs.String("fusion", "adaptive", "how patches combine: adaptive, ensemble (the kiosk's), coherent, spectral or geometric")
 	notch := fs.Bool("keyframe-notch", true, "remove the harmonics of each AVI file's keyframe rate (codec artefact) from the spectra")
 	regress := fs.Bool("regress-intensity", true, "remove from each channel what follows the scene's brightness (exposure flicker leaking into chroma through a dark, clipped camera response) before POS/CHROM")
 	return func() (eval.PatchOptions, error) {
@@ -60,8 +60,10 @@ func parseFusion(s string) (liveness.Fusion, error) {
 		return liveness.SpectralSum, nil
 	case "geometric":
 		return liveness.GeometricMean, nil
+	case "ensemble":
+		return liveness.Ensemble, nil
 	}
-	return 0, fmt.Errorf("unknown --fusion %q: want adaptive, coherent, spectral or geometric", s)
+	return 0, fmt.Errorf("unknown --fusion %q: want adaptive, ensemble, coherent, spectral or geometric", s)
 }
 
 func runPulse(ctx context.Context, e *env, args []string) int {

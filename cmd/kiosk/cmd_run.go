@@ -31,6 +31,9 @@ type sourceFlags struct {
 	flickerAmp     float64
 	drift, noise   float64
 	motion         float64
+	light          float64
+	skinTone       float64
+	tremor         float64
 	// screenLight lights the generated face with the kiosk's screen (the
 	// screen-light challenge's colours), as a real face in front of it is.
 	screenLight func(time.Time) (r, g, b float64, ok bool)
@@ -53,6 +56,9 @@ func (s *sourceFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&s.drift, "drift", 0, "generated source: relative slow illumination drift, e.g. 0.05")
 	fs.Float64Var(&s.noise, "noise", 0, "generated source: sensor noise in grey levels (default 1.5; negative for none)")
 	fs.Float64Var(&s.motion, "motion", 0, "generated source: head drift amplitude in pixels (default 12; negative for none)")
+	fs.Float64Var(&s.light, "light", 0, "generated source: scene illumination, e.g. 0.45 for a dim room (default 1)")
+	fs.Float64Var(&s.skinTone, "skin-tone", 0, "generated source: darken the face's skin, 0 (as photographed) to 1 (very dark), with a weaker pulse")
+	fs.Float64Var(&s.tremor, "tremor", 0, "generated source: a hand's unsteadiness in pixels, as a print held up by hand (an attack clip)")
 }
 
 // open returns the chosen source, a label for logs, and whether it is a
@@ -61,7 +67,7 @@ func (s *sourceFlags) open(log *slog.Logger) (capture.Source, string, bool, erro
 	kind, arg, _ := strings.Cut(s.spec, ":")
 	switch kind {
 	case "auto", "camera":
-		cam, err := capture.OpenCamera(capture.CameraOptions{Device: arg, Width: s.width, Height: s.height, FPS: s.fps})
+		cam, err := capture.OpenCamera(capture.CameraOptions{Device: arg, Width: s.width, Height: s.height, FPS: s.fps, Logger: log})
 		if err == nil {
 			return cam, "camera " + cam.Label(), false, nil
 		}
@@ -90,6 +96,7 @@ func (s *sourceFlags) open(log *slog.Logger) (capture.Source, string, bool, erro
 func (s *sourceFlags) synthetic() (*capture.Synthetic, error) {
 	o := capture.SyntheticOptions{Width: s.width, Height: s.height, FPS: s.fps, Pace: s.pace, PulseBPM: s.bpm, PulseAmplitude: s.amplitude,
 		FlickerHz: s.flickerHz, FlickerAmplitude: s.flickerAmp, Drift: s.drift, Noise: s.noise, Motion: s.motion, JPEGQuality: s.jpegQuality,
+		Light: s.light, SkinTone: s.skinTone, Tremor: s.tremor,
 		ScreenLight: s.screenLight}
 	if s.face != "" {
 		img, err := readImage(s.face)
