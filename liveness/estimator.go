@@ -145,10 +145,11 @@ const (
 	// Ensemble fuses both coherently and by spectral sum and keeps the
 	// heart rate with the higher pulse coherence (Result.PulseCoherence):
 	// the one the skin agrees on. It is the default, the kiosk's. Over the
-	// 68 live videos of docs/liveness.md it never called a face live at a
-	// heart rate more than 3 bpm off, where Adaptive did so three times (a
-	// real clip's reframings at 5 s, one of them at 51 bpm for 72.5). With
-	// fewer than ensembleMinPatches patches it is Adaptive.
+	// 68 live videos of docs/liveness.md it called a face live at a heart
+	// rate more than 3 bpm off twice (by 3.3 and 4.0, at 5 s), Adaptive
+	// three times (up to 3.9 bpm; once 51 bpm for 72.5 before the motion
+	// regression took its final form). With fewer than ensembleMinPatches
+	// patches it is Adaptive.
 	Ensemble Fusion = iota
 	// Adaptive fuses coherently when the patches' pulses measurably move
 	// together (coherence ≥ AdaptiveCoherence), and by spectral sum when
@@ -375,12 +376,15 @@ func (e *Estimator) Estimate() Result {
 		}
 		return out
 	}
-	for _, t := range traces {
-		p := e.pulse(t.r, t.g, t.b, fs)
-		if motion != nil {
-			p = regressOut(p, motion)
-		}
-		usable = append(usable, traced{t.name, p, e.spectrum(p, fs)})
+	raw := make([][]float64, len(traces))
+	for i, t := range traces {
+		raw[i] = e.pulse(t.r, t.g, t.b, fs)
+	}
+	if motion != nil {
+		raw = regressMotion(raw, motion)
+	}
+	for i, t := range traces {
+		usable = append(usable, traced{t.name, raw[i], e.spectrum(raw[i], fs)})
 	}
 	if len(usable) == 0 {
 		r.Reason = "not enough signal: no skin patch was visible for most of the window"
@@ -666,7 +670,7 @@ func (e *Estimator) speed() float64 {
 // position (x, y), the size, and the tracking offset (dx, dy). It returns
 // nil when motion is to be kept, or fewer than 80 % of the samples have
 // a pose, or the face did not move at all.
-func (e *Estimator) motionRegressors(t0 time.Time, fs float64, n int) [][]float64 {
+func (e *Estimator) motionRegressors(t0 time.Time, fs float64, n int) *motionSignals {
 	if e.o.KeepMotion {
 		return nil
 	}
@@ -688,28 +692,112 @@ func (e *Estimator) motionRegressors(t0 time.Time, fs float64, n int) [][]float6
 	}
 	slices.Sort(sizes)
 	unit := sizes[len(sizes)/2]
-	var out [][]float64
-	for _, c := range cols {
+	var out motionSignals
+	for k, c := range cols {
 		x := resampleLinear(ts, c, 0, 1/fs, n)
 		for i := range x {
 			x[i] /= unit
 		}
 		x = bandpass(detrend(x, fs, 0.5), fs, BandLo, BandHi)
-		if _, sd := meanStd(x); sd > 1e-9 {
-			out = append(out, x)
+		if _, sd := meanStd(x); sd <= 1e-9 {
+			continue
+		}
+		if k < 3 {
+			out.place = append(out.place, x)
+		} else {
+			out.track = append(out.track, x)
 		}
 	}
-	if len(out) == 0 {
+	if len(out.place) == 0 && len(out.track) == 0 {
 		return nil
+	}
+	return &out
+}
+
+// motionSignals are the window's band-passed pose signals: where the face
+// is (position and size) and how far the patches lag it (the tracking
+// offset).
+type motionSignals struct {
+	place, track [][]float64
+}
+
+// regressMotion removes from each patch's pulse signal what follows the
+// face's movement, two ways. What follows the tracking offset (a patch
+// lagging the face slides over its texture) is fitted on the patch's
+// whole signal and removed: nothing physiological moves with the tracker's
+// lag. What follows the face's position and size (shading as the head
+// moves in the light) is fitted only on what sets the patch apart from the
+// others (each signal at unit variance, less the mean of them all) and
+// removed: a pulse reaches all the skin alike and cancels from that
+// difference, so a position signal that happens to share the pulse's rate
+// cannot take the pulse with it. (Fitted on the whole signal, the
+// detector's steps as a head drifted slowly at 15 fps made a 0.86 Hz
+// component in the position that took a 51 bpm pulse away, leaving 64.)
+func regressMotion(pulses [][]float64, m *motionSignals) [][]float64 {
+	out := make([][]float64, len(pulses))
+	for i, p := range pulses {
+		out[i] = p
+		if len(m.track) > 0 {
+			out[i] = regressOut(p, m.track)
+		}
+	}
+	if len(m.place) == 0 || len(out) < 2 {
+		return out
+	}
+	n := len(out[0])
+	sds := make([]float64, len(out))
+	mean := make([]float64, n)
+	for i, p := range out {
+		_, sds[i] = meanStd(p)
+		if sds[i] == 0 {
+			continue
+		}
+		for t, v := range p {
+			mean[t] += v / sds[i] / float64(len(out))
+		}
+	}
+	dev := make([]float64, n)
+	for i, p := range out {
+		if sds[i] == 0 {
+			continue
+		}
+		for t, v := range p {
+			dev[t] = v/sds[i] - mean[t]
+		}
+		beta, ok := fitLinear(dev, m.place)
+		if !ok {
+			continue
+		}
+		q := slices.Clone(p)
+		for j, x := range m.place {
+			for t := range q {
+				q[t] -= sds[i] * beta[j] * x[t]
+			}
+		}
+		out[i] = q
 	}
 	return out
 }
 
-// regressOut returns y less its least-squares fit on the regressors (each
-// of y's length), solved by the normal equations with a touch of ridge so
-// nearly collinear regressors (x and dx of a smoothly moving face) stay
-// well posed.
+// regressOut returns y less its least-squares fit on the regressors.
 func regressOut(y []float64, xs [][]float64) []float64 {
+	beta, ok := fitLinear(y, xs)
+	if !ok {
+		return y
+	}
+	out := slices.Clone(y)
+	for j, x := range xs {
+		for t := range out {
+			out[t] -= beta[j] * x[t]
+		}
+	}
+	return out
+}
+
+// fitLinear is the least-squares fit of y on the regressors (each of y's
+// length), solved by the normal equations with a touch of ridge so nearly
+// collinear regressors stay well posed.
+func fitLinear(y []float64, xs [][]float64) ([]float64, bool) {
 	k := len(xs)
 	a := make([][]float64, k)
 	b := make([]float64, k)
@@ -731,17 +819,7 @@ func regressOut(y []float64, xs [][]float64) []float64 {
 		a[i][i] += 1e-12
 		a[i][k] = b[i]
 	}
-	beta, ok := solve(a)
-	if !ok {
-		return y
-	}
-	out := slices.Clone(y)
-	for j, x := range xs {
-		for t := range out {
-			out[t] -= beta[j] * x[t]
-		}
-	}
-	return out
+	return solve(a)
 }
 
 // solve solves the augmented k×(k+1) system by Gaussian elimination with
