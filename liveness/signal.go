@@ -206,56 +206,25 @@ func nextPow2(n int) int {
 // bandpass keeps lo–hi Hz with a zero-phase FFT mask (raised-cosine edges
 // 0.1 Hz wide, so the mask does not ring).
 func bandpass(x []float64, fs, lo, hi float64) []float64 {
-	n := nextPow2(2 * len(x))
-	a := make([]complex128, n)
-	var mean float64
-	for _, v := range x {
-		mean += v / float64(len(x))
-	}
-	for i, v := range x {
-		a[i] = complex(v-mean, 0)
-	}
-	fft(a, false)
 	const edge = 0.1
-	for k := 0; k <= n/2; k++ {
-		f := float64(k) * fs / float64(n)
-		g := 0.0
+	return zeroPhaseMask(x, fs, func(f float64) float64 {
 		switch {
 		case f >= lo && f <= hi:
-			g = 1
+			return 1
 		case f > lo-edge && f < lo:
-			g = 0.5 - 0.5*math.Cos(math.Pi*(f-(lo-edge))/edge)
+			return 0.5 - 0.5*math.Cos(math.Pi*(f-(lo-edge))/edge)
 		case f > hi && f < hi+edge:
-			g = 0.5 + 0.5*math.Cos(math.Pi*(f-hi)/edge)
+			return 0.5 + 0.5*math.Cos(math.Pi*(f-hi)/edge)
 		}
-		a[k] *= complex(g, 0)
-		if k > 0 && k < n/2 {
-			a[n-k] *= complex(g, 0)
-		}
-	}
-	fft(a, true)
-	out := make([]float64, len(x))
-	for i := range out {
-		out[i] = real(a[i])
-	}
-	return out
+		return 0
+	})
 }
 
 // bandsAround keeps only f0 ± width and 2·f0 ± 2·width Hz of x (a
 // zero-phase FFT mask with raised-cosine edges 0.05 Hz wide).
 func bandsAround(x []float64, fs, f0, width float64) []float64 {
-	n := nextPow2(2 * len(x))
-	a := make([]complex128, n)
-	var mean float64
-	for _, v := range x {
-		mean += v / float64(len(x))
-	}
-	for i, v := range x {
-		a[i] = complex(v-mean, 0)
-	}
-	fft(a, false)
 	const edge = 0.05
-	gain := func(f, c, w float64) float64 {
+	band := func(f, c, w float64) float64 {
 		d := math.Abs(f - c)
 		switch {
 		case d <= w:
@@ -265,12 +234,31 @@ func bandsAround(x []float64, fs, f0, width float64) []float64 {
 		}
 		return 0
 	}
+	return zeroPhaseMask(x, fs, func(f float64) float64 {
+		return math.Max(band(f, f0, width), band(f, 2*f0, 2*width))
+	})
+}
+
+// zeroPhaseMask removes x's mean, scales each frequency f (Hz) of its
+// spectrum by gain(f) and transforms back: a real gain has no phase, so
+// the filter shifts nothing in time. The FFT is zero-padded to twice the
+// length so the mask does not wrap the signal's ends into each other.
+func zeroPhaseMask(x []float64, fs float64, gain func(f float64) float64) []float64 {
+	n := nextPow2(2 * len(x))
+	a := make([]complex128, n)
+	var mean float64
+	for _, v := range x {
+		mean += v / float64(len(x))
+	}
+	for i, v := range x {
+		a[i] = complex(v-mean, 0)
+	}
+	fft(a, false)
 	for k := 0; k <= n/2; k++ {
-		f := float64(k) * fs / float64(n)
-		g := math.Max(gain(f, f0, width), gain(f, 2*f0, 2*width))
-		a[k] *= complex(g, 0)
+		g := complex(gain(float64(k)*fs/float64(n)), 0)
+		a[k] *= g
 		if k > 0 && k < n/2 {
-			a[n-k] *= complex(g, 0)
+			a[n-k] *= g
 		}
 	}
 	fft(a, true)
