@@ -52,14 +52,21 @@ type Judgement struct {
 	From  int `json:"from_frame"`
 	Frame int `json:"frame"`
 	// Final is true where the kiosk would have ended the window.
-	Final     bool             `json:"final"`
+	Final bool `json:"final"`
+	Judged
+}
+
+// Judged is what the window decided at one decision time: the verdict
+// and the signals it rested on. Judgement (one analysis) and LivenessPoint
+// (one row of an evaluation) both carry it.
+type Judged struct {
 	Verdict   liveness.Verdict `json:"verdict"`
 	Reason    string           `json:"reason"`
 	BPM       Num              `json:"bpm"`
 	SNR       Num              `json:"snr_db"`
 	Coherence Num              `json:"coherence"`
 	Agreement Num              `json:"agreement"`
-	// PulseCoherence is the decision's pulse test.
+	// PulseCoherence is the decision's pulse test (liveness.Thresholds).
 	PulseCoherence Num `json:"pulse_coherence"`
 	// PAD is the anti-spoof score the decision used (NaN without one).
 	PAD Num `json:"pad"`
@@ -230,8 +237,8 @@ func analyzeFrame(a *Analysis, st *analyzeState, w *checkin.Window, det Detector
 		return false, nil
 	}
 	a.Judgements = append(a.Judgements, Judgement{Age: w.Age(fr.Time).Seconds(), From: st.opened, Frame: st.index, Final: final && !decided,
-		Verdict: d.Verdict, Reason: d.Reason, BPM: Num(d.RPPG.BPM), SNR: Num(d.RPPG.SNR), Coherence: Num(d.RPPG.Coherence),
-		Agreement: Num(d.RPPG.Agreement), PulseCoherence: Num(d.RPPG.PulseCoherence), PAD: Num(w.PAD())})
+		Judged: Judged{Verdict: d.Verdict, Reason: d.Reason, BPM: Num(d.RPPG.BPM), SNR: Num(d.RPPG.SNR), Coherence: Num(d.RPPG.Coherence),
+			Agreement: Num(d.RPPG.Agreement), PulseCoherence: Num(d.RPPG.PulseCoherence), PAD: Num(w.PAD())}})
 	if !final || decided {
 		return false, nil
 	}

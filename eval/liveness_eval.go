@@ -45,16 +45,8 @@ const (
 // LivenessPoint is the window's judgement of one video at one decision
 // time, beside the truth over the same frames.
 type LivenessPoint struct {
-	Age       float64          `json:"age_s"`
-	Verdict   liveness.Verdict `json:"verdict"`
-	Reason    string           `json:"reason"`
-	BPM       Num              `json:"bpm"`
-	SNR       Num              `json:"snr_db"`
-	Coherence Num              `json:"coherence"`
-	Agreement Num              `json:"agreement"`
-	// PulseCoherence is the decision's pulse test (liveness.Thresholds).
-	PulseCoherence Num `json:"pulse_coherence"`
-	PAD            Num `json:"pad"`
+	Age float64 `json:"age_s"`
+	Judged
 	// Truth is the reference heart rate over the window's frames (the
 	// waveform's beats, or the manifest's mean bpm); NaN when unknown.
 	Truth Num `json:"truth_bpm"`
@@ -297,8 +289,7 @@ func evalOne(ctx context.Context, e ManifestEntry, o LivenessEvalOptions, waves 
 			continue
 		}
 		j := a.Judgements[i]
-		p := &LivenessPoint{Age: j.Age, Verdict: j.Verdict, Reason: j.Reason, BPM: j.BPM, SNR: j.SNR, Coherence: j.Coherence,
-			Agreement: j.Agreement, PulseCoherence: j.PulseCoherence, PAD: j.PAD, Truth: NaN(), TruthSpectral: NaN(), Error: NaN()}
+		p := &LivenessPoint{Age: j.Age, Judged: j.Judged, Truth: NaN(), TruthSpectral: NaN(), Error: NaN()}
 		switch {
 		case wave != nil:
 			ref := wave.HeartRate(frameTime(j.From), frameTime(j.Frame))

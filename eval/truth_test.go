@@ -160,7 +160,7 @@ func TestSummarisePoint(t *testing.T) {
 		if bpm > 0 && !math.IsNaN(truth) {
 			e = Num(bpm - truth)
 		}
-		return &LivenessPoint{Verdict: v, BPM: Num(bpm), Truth: Num(truth), Error: e, PAD: Num(pad), Accepted: v == liveness.Live}
+		return &LivenessPoint{Judged: Judged{Verdict: v, BPM: Num(bpm), PAD: Num(pad)}, Truth: Num(truth), Error: e, Accepted: v == liveness.Live}
 	}
 	rows := []LivenessRow{
 		{Label: LabelLive, Opened: true, At: []*LivenessPoint{pt(liveness.Live, 70, 72, 0.9), nil}, Decided: true, Outcome: liveness.Live},
