@@ -8,7 +8,10 @@
 // kiosks and firing an alert. See README.md.
 package monitoring
 
-import _ "embed"
+import (
+	_ "embed"
+	"strings"
+)
 
 // AlertRules is alerts.yml.
 //
@@ -24,3 +27,25 @@ var Dashboard []byte
 // kiosk does not export yet (api/metrics.go), with what each must hold.
 // Until they exist, the alerts that need them stay silent.
 var PendingMetrics = map[string]string{}
+
+// Immediate returns rules with the named alert's "for:" duration set to
+// 0s and every other rule as shipped. An end-to-end test loads it so the
+// alert under test fires at its first evaluation, while the others keep
+// their waits: with every wait at 0, one slow scrape on a loaded machine
+// fired KioskDown.
+func Immediate(rules []byte, alert string) []byte {
+	lines := strings.SplitAfter(string(rules), "\n")
+	current := ""
+	for i, l := range lines {
+		trimmed := strings.TrimSpace(l)
+		if name, ok := strings.CutPrefix(trimmed, "- alert:"); ok {
+			current = strings.TrimSpace(name)
+			continue
+		}
+		if current == alert && strings.HasPrefix(trimmed, "for:") {
+			indent := l[:len(l)-len(strings.TrimLeft(l, " \t"))]
+			lines[i] = indent + "for: 0s\n"
+		}
+	}
+	return []byte(strings.Join(lines, ""))
+}

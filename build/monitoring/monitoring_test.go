@@ -143,14 +143,15 @@ func freePort(t *testing.T) string {
 // TestPrometheusFiresPurgeOverdue starts Debian's real Prometheus against
 // two kiosks on loopback, "a" purging on time and "b" whose purge stopped
 // an hour ago, with the shipped rules, and waits for KioskPurgeOverdue to
-// fire for b alone. The rules' "for" durations are set to 0 in the copy it
-// loads (promtool's unit test checks them); everything else is the file
-// as shipped. The kiosks here are stand-ins serving the kiosk's metric
+// fire for b alone. KioskPurgeOverdue's "for" duration is set to 0 in
+// the copy it loads (promtool's unit test checks it); everything else is
+// the file as shipped, so a slow scrape on a busy machine cannot fire
+// KioskDown. The kiosks here are stand-ins serving the kiosk's metric
 // names; the lead's end-to-end test does the same against kiosk serve.
 func TestPrometheusFiresPurgeOverdue(t *testing.T) {
 	prom := needTool(t, "prometheus")
 	dir := t.TempDir()
-	rules := regexp.MustCompile(`(?m)^(\s*)for: \S+$`).ReplaceAll(AlertRules, []byte("${1}for: 0s"))
+	rules := Immediate(AlertRules, "KioskPurgeOverdue")
 	if err := os.WriteFile(filepath.Join(dir, "alerts.yml"), rules, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -233,5 +234,27 @@ scrape_configs:
 		if al.Labels["alertname"] != "KioskPurgeOverdue" {
 			t.Errorf("unexpected alert %s firing", al.Labels["alertname"])
 		}
+	}
+}
+
+// TestImmediate: only the named alert loses its wait; every other line of
+// the shipped file is unchanged.
+func TestImmediate(t *testing.T) {
+	got := strings.Split(string(Immediate(AlertRules, "KioskPurgeOverdue")), "\n")
+	want := strings.Split(string(AlertRules), "\n")
+	if len(got) != len(want) {
+		t.Fatalf("%d lines; want %d", len(got), len(want))
+	}
+	var changed []string
+	for i := range want {
+		if got[i] != want[i] {
+			changed = append(changed, fmt.Sprintf("%q -> %q", want[i], got[i]))
+		}
+	}
+	if len(changed) != 1 || !strings.Contains(changed[0], `"        for: 1m" -> "        for: 0s"`) {
+		t.Errorf("changed lines %v; want KioskPurgeOverdue's for: 1m alone set to 0s", changed)
+	}
+	if u := Immediate(AlertRules, "NoSuchAlert"); string(u) != string(AlertRules) {
+		t.Error("an unknown alert changed the rules")
 	}
 }
