@@ -35,6 +35,12 @@ type Thresholds struct {
 	// The margin over the attacks is thin (0.04): docs/liveness.md has the
 	// tables.
 	MinPulseCoherence float64
+	// MinPatches is the fewest skin patches a live verdict may rest on.
+	// MinPulseCoherence was measured over 5 patches (the trace generator)
+	// and 14 (the kiosk's grid); over two or three, noise and shared
+	// movement reach it by chance far more often, so a face showing that
+	// little skin is asked again, never passed.
+	MinPatches int
 	// MinPAD is the passive anti-spoof score below which the face is a
 	// presentation attack (printed and screen samples ≤ 0.02, live 0.88;
 	// see docs/matching.md).
@@ -54,6 +60,7 @@ type Thresholds struct {
 // DefaultThresholds are the kiosk's settings; docs/liveness.md explains them.
 var DefaultThresholds = Thresholds{
 	MinPulseCoherence: 0.55,
+	MinPatches:        5,
 	MinPAD:            0.5,
 	MinChallenge:      0.7,
 	GiveUpAfter:       8 * time.Second,
@@ -116,7 +123,10 @@ func Decide(in Inputs, th Thresholds) Decision {
 	if r.Global {
 		return set(NotLive, "the colour change on the face also lights the background (%.1f dB at %.0f bpm): flicker or a screen, not a pulse", r.ReferenceSNR, r.BPM)
 	}
-	if r.PulseCoherence < th.MinPulseCoherence {
+	if len(r.Patches) < th.MinPatches {
+		return set(Retry, "too little skin to judge a pulse: %d patches of the %d needed", len(r.Patches), th.MinPatches)
+	}
+	if !(r.PulseCoherence >= th.MinPulseCoherence) { // NaN fails too
 		if r.Span < th.GiveUpAfter {
 			return set(Retry, "no clear pulse yet (pulse coherence %.2f after %.1f s)", r.PulseCoherence, r.Span.Seconds())
 		}

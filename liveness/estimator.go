@@ -203,7 +203,7 @@ func (e *Estimator) spectrum(x []float64, fs float64) spectrum {
 // fusions with. Choosing the better of two heart rates by the pulse
 // coherence raises what noise scores on it; over the kiosk's 14 patches
 // attacks stayed at 0.42 at most, but over 5 (the trace generator) a
-// flickering photo and a wobbling print reached the 0.5 threshold.
+// flickering photo and a wobbling print reached 0.5, the threshold then.
 const ensembleMinPatches = 8
 
 // AdaptiveCoherence is the coherence from which Adaptive fuses coherently.

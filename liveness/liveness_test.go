@@ -175,6 +175,15 @@ func TestMotionAsksToHoldStill(t *testing.T) {
 
 func TestDecisionOrderAndExplanation(t *testing.T) {
 	live := run(Options{}, synth{BPM: 80, FPS: 30, Seconds: 6, Seed: 2}.samples())
+	if len(live.Patches) < DefaultThresholds.MinPatches {
+		t.Fatalf("the generated face has %d patches; the cases below need at least %d", len(live.Patches), DefaultThresholds.MinPatches)
+	}
+	fewPatches := live
+	fewPatches.Patches = live.Patches[:DefaultThresholds.MinPatches-1]
+	nanCoherence := live
+	nanCoherence.PulseCoherence = math.NaN()
+	nanLate := nanCoherence
+	nanLate.Span = DefaultThresholds.GiveUpAfter
 	for _, tc := range []struct {
 		name string
 		in   Inputs
@@ -186,6 +195,9 @@ func TestDecisionOrderAndExplanation(t *testing.T) {
 		{"failed challenge", Inputs{RPPG: live, PAD: 0.95, Challenge: &ChallengeResult{Correlation: 0.05}}, NotLive, "colour sequence"},
 		{"passed challenge", Inputs{RPPG: live, PAD: 0.95, Challenge: &ChallengeResult{Correlation: 0.9}}, Live, "screen-light"},
 		{"too short", Inputs{RPPG: run(Options{}, synth{BPM: 80, FPS: 30, Seconds: 2, Seed: 2}.samples()), PAD: 0.95}, Retry, "not enough signal"},
+		{"too few skin patches, however coherent", Inputs{RPPG: fewPatches, PAD: 0.95}, Retry, "too little skin"},
+		{"NaN pulse coherence is no pulse", Inputs{RPPG: nanCoherence, PAD: 0.95}, Retry, "no clear pulse"},
+		{"NaN pulse coherence at the give-up time", Inputs{RPPG: nanLate, PAD: 0.95}, NotLive, "no pulse"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := Decide(tc.in, DefaultThresholds)
