@@ -91,7 +91,9 @@ type Detector struct {
 	// closeNet runs the close-up pass (Detect), loaded on first use from
 	// model, the verified bytes net was made from.
 	closeNet *gocv.Net
-	model    []byte
+	// closeNetFailed stops a failed load from being retried every frame.
+	closeNetFailed bool
+	model          []byte
 	// per-call scratch, allocated once
 	resized, padded, blob gocv.Mat
 	priors                map[image.Point][]prior // by padded input size
@@ -199,26 +201,44 @@ func (d *Detector) Detect(img Image) ([]Face, error) {
 	if big <= bigFace {
 		return faces, nil
 	}
-	if d.closeNet == nil {
+	if d.closeNet == nil && !d.closeNetFailed {
 		n, err := gocv.ReadNetFromONNXBytes(d.model)
-		if err != nil || n.Empty() {
-			return faces, nil
+		if err == nil && !n.Empty() {
+			d.closeNet = &n
+		} else {
+			if err == nil {
+				n.Close()
+			}
+			// The first pass's faces stand, as before the close-up pass
+			// existed: a close face's landmarks may drift.
+			d.closeNetFailed = true
 		}
-		d.closeNet = &n
+	}
+	if d.closeNet == nil {
+		return faces, nil
 	}
 	again, err := d.detectNet(d.closeNet, src, img.Width, img.Height, scale/2)
 	if err != nil || len(again) == 0 {
 		return faces, nil
 	}
-	// Keep the first pass's other faces: a small face beside a close one
-	// (a photo held up next to the visitor) must still be seen.
-	for _, f := range faces {
-		if !slices.ContainsFunc(again, func(g Face) bool { return iouOf(f, g) > d.o.NMSThreshold }) {
-			again = append(again, f)
+	return mergeCloseUp(faces, again, d.o.NMSThreshold), nil
+}
+
+// mergeCloseUp is the close-up pass's faces plus the first pass's other
+// faces, best first. A small face beside a close one (a photo held up next
+// to the visitor) must still be seen. A first-pass box centred inside a
+// close-up one is that face misplaced, even when it overlaps too little for
+// the NMS threshold (a box of half the width inside it has an IoU of
+// 0.25): keeping it would make one close visitor look like two people.
+func mergeCloseUp(first, again []Face, nms float32) []Face {
+	out := slices.Clone(again)
+	for _, f := range first {
+		if !slices.ContainsFunc(again, func(g Face) bool { return iouOf(f, g) > nms || centredIn(f, g) }) {
+			out = append(out, f)
 		}
 	}
-	slices.SortStableFunc(again, func(a, b Face) int { return cmp.Compare(b.Score, a.Score) })
-	return again, nil
+	slices.SortStableFunc(out, func(a, b Face) int { return cmp.Compare(b.Score, a.Score) })
+	return out
 }
 
 // bigFace is a face height in the detector's input, pixels, above which a
@@ -436,6 +456,12 @@ func nms(faces []Face, thresh float32, topK int) []Face {
 		}
 	}
 	return keep
+}
+
+// centredIn reports whether a's centre lies inside b's box.
+func centredIn(a, b Face) bool {
+	cx, cy := a.X+a.W/2, a.Y+a.H/2
+	return cx >= b.X && cx <= b.X+b.W && cy >= b.Y && cy <= b.Y+b.H
 }
 
 func iouOf(a, b Face) float32 {

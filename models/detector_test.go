@@ -237,3 +237,32 @@ func closeUp(t testing.TB, d *Detector, frac float64) Image {
 	}
 	return Image{Width: 320, Height: 352, Pix: bytes.Clone(pix)}
 }
+
+// TestMergeCloseUp: the close-up pass's faces win; a first-pass face
+// survives only when it is another face (a photo held beside the visitor),
+// not the same face misplaced, whether it overlaps the close-up box a lot
+// or sits inside it with too little overlap for the NMS threshold.
+func TestMergeCloseUp(t *testing.T) {
+	closeUp := Face{X: 100, Y: 50, W: 300, H: 360, Score: 0.9}
+	for _, tc := range []struct {
+		name  string
+		first Face
+		kept  bool
+	}{
+		{"the same face, overlapping", Face{X: 110, Y: 60, W: 290, H: 340, Score: 0.8}, false},
+		{"the same face misplaced inside it (IoU 0.25)", Face{X: 175, Y: 140, W: 150, H: 180, Score: 0.7}, false},
+		{"a photo held beside the visitor", Face{X: 450, Y: 100, W: 60, H: 70, Score: 0.6}, true},
+		{"a photo overlapping the box's edge, centred outside it", Face{X: 380, Y: 60, W: 60, H: 70, Score: 0.6}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := mergeCloseUp([]Face{tc.first}, []Face{closeUp}, 0.3)
+			want := 1
+			if tc.kept {
+				want = 2
+			}
+			if len(got) != want || got[0] != closeUp {
+				t.Errorf("merged %d faces, first %+v; want %d with the close-up face first", len(got), got[0], want)
+			}
+		})
+	}
+}
