@@ -103,7 +103,6 @@ type Synthetic struct {
 	mu     sync.Mutex
 	seq    uint64
 	phase  float64
-	wave   float64 // the pulse waveform's value in the last frame
 	beats  float64 // heartbeats since the first frame (the unwrapped phase)
 	// tremorPhase are the random phases of Tremor's wobbles.
 	tremorPhase [3]float64
@@ -273,8 +272,7 @@ func (s *Synthetic) Read(ctx context.Context) (*Frame, error) {
 		s.phase += bpm / 60 / s.o.FPS
 		s.beats += bpm / 60 / s.o.FPS
 		s.phase -= math.Floor(s.phase)
-		s.wave = ppg(s.phase)
-		pulse = s.wave * s.o.PulseAmplitude * (1 - 0.4*s.o.SkinTone)
+		pulse = ppg(s.phase) * s.o.PulseAmplitude * (1 - 0.4*s.o.SkinTone)
 	}
 	// Per-channel pulse gains (B, G, R): haemoglobin absorbs green most.
 	gain := [3]float64{1 + 0.69*pulse, 1 + pulse, 1 + 0.43*pulse}
@@ -373,16 +371,6 @@ func (s *Synthetic) Read(ctx context.Context) (*Frame, error) {
 		}
 	}
 	return fr, nil
-}
-
-// Pulse is the pulse waveform's value in the last frame read (a
-// PPG-shaped beat, about −0.3 to 0.7; 0 without a pulse): the truth an
-// evaluation measures the clip's heart rate on, as a finger oximeter's
-// waveform is for a recorded face.
-func (s *Synthetic) Pulse() float64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.wave
 }
 
 // Beats is how many heartbeats the pulse has gone through by the last

@@ -38,6 +38,14 @@ func (o *WindowOptions) defaults() {
 	}
 }
 
+// DecisionTimes are the window's first and last decision times (its
+// MinWindow and its thresholds' GiveUpAfter, after defaults): what an
+// evaluation must judge at to judge as this window does.
+func (o WindowOptions) DecisionTimes() (first, last time.Duration) {
+	o.defaults()
+	return o.Liveness.MinWindow, o.Thresholds.GiveUpAfter
+}
+
 // PADScorer is the passive anti-spoof model as the window needs it;
 // *models.PAD is the real one.
 type PADScorer interface {

@@ -35,13 +35,6 @@ type LivenessEvalOptions struct {
 	Progress func(done, total int, row LivenessRow)
 }
 
-// The two moments every video is judged at: the kiosk's first decision
-// time and its last (GiveUpAfter).
-const (
-	FirstDecision = checkin.DefaultLivenessWindow
-	LastDecision  = 8 * time.Second
-)
-
 // LivenessPoint is the window's judgement of one video at one decision
 // time, beside the truth over the same frames.
 type LivenessPoint struct {
@@ -80,7 +73,7 @@ type LivenessRow struct {
 	OutcomeAfter float64          `json:"outcome_after_s"`
 	Decided      bool             `json:"decided"`
 	Reason       string           `json:"reason"`
-	// At holds the judgements at FirstDecision and LastDecision (nil where
+	// At holds the judgements at the window's first and last decision times (nil where
 	// the video ended before the window was that old).
 	At []*LivenessPoint `json:"at"`
 	// Problem says why the video could not be evaluated; such rows count
@@ -130,7 +123,7 @@ type PointSummary struct {
 // LivenessReport is a liveness evaluation over a set of videos.
 type LivenessReport struct {
 	Rows []LivenessRow `json:"rows"`
-	// At is the totals over every row at FirstDecision and LastDecision;
+	// At is the totals over every row at the first and last decision times;
 	// ByGroup the same per manifest group.
 	At      []PointSummary            `json:"at"`
 	ByGroup map[string][]PointSummary `json:"by_group,omitempty"`
@@ -187,21 +180,24 @@ func LoadLivenessSet(dir string) ([]ManifestEntry, error) {
 }
 
 // EvalLiveness judges every video as the kiosk does (AnalyzeVideo, the
-// check-in's own window) and watches each to LastDecision: the heart rate
-// and verdict at FirstDecision and LastDecision, the kiosk's outcome, and
-// the totals with their baselines.
+// check-in's own window) and watches each to the window's last decision
+// time: the heart rate and verdict at its first and last decision times
+// (5 s and 8 s in the kiosk), the kiosk's outcome, and the totals with
+// their baselines.
 func EvalLiveness(ctx context.Context, entries []ManifestEntry, o LivenessEvalOptions) (LivenessReport, error) {
 	var rep LivenessReport
 	if o.Matcher == nil || (o.Matcher.Det == nil && o.Detector == nil) {
 		return rep, errors.New("eval.EvalLiveness: a matcher with a detector is required")
 	}
+	first, last := o.Window.DecisionTimes()
+	at := []time.Duration{first, last}
 	waves := map[string]Waveform{}
 	times := map[string][]float64{}
 	for i, e := range entries {
 		if err := ctx.Err(); err != nil {
 			return rep, err
 		}
-		row := evalOne(ctx, e, o, waves, times)
+		row := evalOne(ctx, e, o, at, waves, times)
 		rep.Rows = append(rep.Rows, row)
 		if o.Progress != nil {
 			o.Progress(i+1, len(entries), row)
@@ -217,13 +213,13 @@ func EvalLiveness(ctx context.Context, entries []ManifestEntry, o LivenessEvalOp
 			groups[r.Group] = append(groups[r.Group], r)
 		}
 	}
-	for k := range []time.Duration{FirstDecision, LastDecision} {
-		rep.At = append(rep.At, summarisePoint(rep.Rows, k, th.MinPAD))
+	for k := range at {
+		rep.At = append(rep.At, summarisePoint(rep.Rows, k, at[k], th.MinPAD))
 		for g, rows := range groups {
 			if rep.ByGroup == nil {
 				rep.ByGroup = map[string][]PointSummary{}
 			}
-			rep.ByGroup[g] = append(rep.ByGroup[g], summarisePoint(rows, k, th.MinPAD))
+			rep.ByGroup[g] = append(rep.ByGroup[g], summarisePoint(rows, k, at[k], th.MinPAD))
 		}
 	}
 	for _, r := range rep.Rows {
@@ -234,7 +230,8 @@ func EvalLiveness(ctx context.Context, entries []ManifestEntry, o LivenessEvalOp
 	return rep, nil
 }
 
-func evalOne(ctx context.Context, e ManifestEntry, o LivenessEvalOptions, waves map[string]Waveform, times map[string][]float64) LivenessRow {
+// evalOne judges one video at the decision times at (first, last).
+func evalOne(ctx context.Context, e ManifestEntry, o LivenessEvalOptions, at []time.Duration, waves map[string]Waveform, times map[string][]float64) LivenessRow {
 	row := LivenessRow{File: e.File, Label: e.Label, Group: e.Group, Kind: e.Kind, At: make([]*LivenessPoint, 2)}
 	var wave *Waveform
 	var ft []float64
@@ -262,7 +259,7 @@ func evalOne(ctx context.Context, e ManifestEntry, o LivenessEvalOptions, waves 
 		}
 		ft = t
 	}
-	ao := AnalyzeOptions{Matcher: o.Matcher, Detector: o.Detector, Window: o.Window, WatchUntil: LastDecision}
+	ao := AnalyzeOptions{Matcher: o.Matcher, Detector: o.Detector, Window: o.Window, WatchUntil: at[len(at)-1]}
 	if !o.NominalTimes {
 		ao.FrameTimes = ft
 	}
@@ -283,8 +280,8 @@ func evalOne(ctx context.Context, e ManifestEntry, o LivenessEvalOptions, waves 
 		}
 		return float64(i) / a.FPS
 	}
-	for k, at := range []time.Duration{FirstDecision, LastDecision} {
-		i := slices.IndexFunc(a.Judgements, func(j Judgement) bool { return j.Age >= at.Seconds()-1e-9 })
+	for k, t := range at {
+		i := slices.IndexFunc(a.Judgements, func(j Judgement) bool { return j.Age >= t.Seconds()-1e-9 })
 		if i < 0 {
 			continue
 		}
@@ -312,9 +309,10 @@ func evalOne(ctx context.Context, e ManifestEntry, o LivenessEvalOptions, waves 
 	return row
 }
 
-// summarisePoint totals the rows at decision time k (0: first, 1: last).
-func summarisePoint(rows []LivenessRow, k int, minPAD float64) PointSummary {
-	s := PointSummary{Age: []time.Duration{FirstDecision, LastDecision}[k].Seconds(), APCERByKind: map[string]Num{}}
+// summarisePoint totals the rows at decision time k (0: first, 1: last),
+// which is at.
+func summarisePoint(rows []LivenessRow, k int, at time.Duration, minPAD float64) PointSummary {
+	s := PointSummary{Age: at.Seconds(), APCERByKind: map[string]Num{}}
 	kindN, kindAcc := map[string]int{}, map[string]int{}
 	var padLiveN, padLiveRej, padAttN, padAttAcc int
 	var truths, errs []float64

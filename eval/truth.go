@@ -415,6 +415,10 @@ func (w Waveform) spectralPeak(t0, t1 float64) float64 {
 			x[i] = w.V[j]*(1-a) + w.V[j+1]*a
 		}
 	}
+	scale := 0.0
+	for _, v := range x {
+		scale = max(scale, math.Abs(v))
+	}
 	// Remove a straight line (least squares), then taper.
 	var st, sx, stt, stx float64
 	for i, v := range x {
@@ -428,7 +432,16 @@ func (w Waveform) spectralPeak(t0, t1 float64) float64 {
 		hann := 0.5 - 0.5*math.Cos(2*math.Pi*float64(i)/float64(n-1))
 		x[i] = (x[i] - icpt - slope*float64(i)) * hann
 	}
-	best, bestP := math.NaN(), -1.0
+	// A flat span (a straight line, or the recorder's log ended) has no
+	// peak: NaN, not the band's first rate picked from rounding noise.
+	residue := 0.0
+	for _, v := range x {
+		residue = max(residue, math.Abs(v))
+	}
+	if !(residue > 1e-9*scale) {
+		return math.NaN()
+	}
+	best, bestP := math.NaN(), 0.0
 	for bpm := 42.0; bpm <= 240; bpm += 0.1 {
 		wv := 2 * math.Pi * bpm / 60 / fs
 		var re, im float64

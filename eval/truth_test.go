@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"kiosk/capture"
 	"kiosk/liveness"
@@ -148,6 +149,15 @@ func TestHeartRateFromWaveform(t *testing.T) {
 	if r := (Waveform{T: []float64{0, 1, 2, 3}, V: []float64{1, 1, 1, 1}}).HeartRate(0, 3); !math.IsNaN(r.BPM) {
 		t.Errorf("a flat waveform gave %v bpm; want NaN (no beats)", r.BPM)
 	}
+	// A flat stretch long enough for the spectral peak (a recorder whose
+	// log went flat): no rate either way, not the band's first one.
+	var flat Waveform
+	for i := range 1000 {
+		flat.T, flat.V = append(flat.T, float64(i)/100), append(flat.V, 512.25)
+	}
+	if r := flat.HeartRate(1, 9); !math.IsNaN(r.BPM) || !math.IsNaN(r.Spectral) {
+		t.Errorf("a flat 8 s span gave %v bpm, spectral %v; want NaN for both", r.BPM, r.Spectral)
+	}
 }
 
 // TestSummarisePoint: BPCER counts live videos not accepted among those
@@ -170,7 +180,7 @@ func TestSummarisePoint(t *testing.T) {
 		{Label: LabelAttack, Kind: "replay", Opened: true, At: []*LivenessPoint{pt(liveness.Live, 72, math.NaN(), 0.2), nil}, Decided: true, Outcome: liveness.Live},
 		{Label: LabelLive, Problem: "unreadable"},
 	}
-	s := summarisePoint(rows, 0, 0.5)
+	s := summarisePoint(rows, 0, 5*time.Second, 0.5)
 	if s.Live != 3 || s.LiveNoWindow != 1 || s.LiveAccepted != 1 || s.BPCER != 0.5 || s.Attacks != 2 || s.AttackAccepted != 1 || s.APCER != 0.5 {
 		t.Errorf("at 5 s: %+v; want 1 of the 2 live with a window accepted (1 never opened it), 1 of 2 attacks", s)
 	}
@@ -184,7 +194,7 @@ func TestSummarisePoint(t *testing.T) {
 		t.Errorf("heart rate: n %d, MAE %v, within 3 %d, constant %v (MAE %v); want 2, 6, 1, 81 (9)", s.HRN, s.MAE, s.Within3, s.Constant, s.ConstantMAE)
 	}
 	// By 8 s the rows that stopped early keep the kiosk's outcome.
-	s8 := summarisePoint(rows, 1, 0.5)
+	s8 := summarisePoint(rows, 1, 8*time.Second, 0.5)
 	if s8.LiveAccepted != 1 || s8.AttackAccepted != 1 {
 		t.Errorf("at 8 s: %d live and %d attacks accepted; want 1 and 1 (the kiosk's decisions stand)", s8.LiveAccepted, s8.AttackAccepted)
 	}
