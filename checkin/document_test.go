@@ -8,14 +8,12 @@ import (
 	"fmt"
 	"image"
 	"image/jpeg"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"kiosk/capture"
-	"kiosk/internal/safelog"
 	"kiosk/models"
 	"kiosk/mrz"
 	"kiosk/store"
@@ -109,18 +107,7 @@ func cardClip(t *testing.T, clk *clock, f *Flow, doc image.Image) capture.Source
 func TestFlowIDCardDocumentCheckIn(t *testing.T) {
 	m := testMatcher(t)
 	clk := newClock()
-	dir := t.TempDir()
-	mk, err := store.NewMemoryKeys(store.MemoryKeysOptions{FirstEpoch: store.EpochOf(t0, 0) - 24})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs bytes.Buffer
-	log := safelog.New(&logs, safelog.Options{Level: slog.LevelDebug})
-	st, err := store.Open(dir, store.Options{Keys: mk, Retention: time.Hour, Now: clk.Now, Logger: log, DisablePurge: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st, dir, log, logs := scannedStore(t, clk)
 	f, err := NewFlow(Options{Matcher: m, Records: st, Now: clk.Now, Logger: log, MRZ: testMRZReader(t), StoreFaceCrop: true})
 	if err != nil {
 		t.Fatal(err)

@@ -9,13 +9,11 @@ import (
 	"image/color"
 	"image/draw"
 	"io"
-	"log/slog"
 	"slices"
 	"testing"
 	"time"
 
 	"kiosk/capture"
-	"kiosk/internal/safelog"
 	"kiosk/liveness"
 	"kiosk/models"
 	"kiosk/mrz"
@@ -307,18 +305,7 @@ func TestFlowCancelAndTimeouts(t *testing.T) {
 func TestFlowLeavesNoPlaintext(t *testing.T) {
 	m := testMatcher(t)
 	clk := newClock()
-	dir := t.TempDir()
-	mk, err := store.NewMemoryKeys(store.MemoryKeysOptions{FirstEpoch: store.EpochOf(t0, 0) - 24})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs bytes.Buffer
-	log := safelog.New(&logs, safelog.Options{Level: slog.LevelDebug})
-	st, err := store.Open(dir, store.Options{Keys: mk, Retention: time.Hour, Now: clk.Now, Logger: log, DisablePurge: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st, dir, log, logs := scannedStore(t, clk)
 	f, err := NewFlow(Options{Matcher: m, Records: st, Now: clk.Now, Logger: log, StoreFaceCrop: true})
 	if err != nil {
 		t.Fatal(err)

@@ -176,6 +176,25 @@ func testStore(t testing.TB, clk *clock, retention time.Duration) *store.Store {
 	return s
 }
 
+// scannedStore is testStore (retention 1 h) in a directory the test
+// scans afterwards, logging through the production redaction into logs,
+// which the test scans too: the privacy tests' store.
+func scannedStore(t testing.TB, clk *clock) (st *store.Store, dir string, log *slog.Logger, logs *bytes.Buffer) {
+	t.Helper()
+	mk, err := store.NewMemoryKeys(store.MemoryKeysOptions{FirstEpoch: store.EpochOf(t0, 0) - 24})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, logs = t.TempDir(), &bytes.Buffer{}
+	log = safelog.New(logs, safelog.Options{Level: slog.LevelDebug})
+	st, err = store.Open(dir, store.Options{Keys: mk, Retention: time.Hour, Now: clk.Now, Logger: log, DisablePurge: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st, dir, log, logs
+}
+
 // testLogger logs through t.Log, redacted like production.
 func testLogger(t testing.TB) *slog.Logger {
 	return safelog.New(tbWriter{t}, safelog.Options{Level: slog.LevelDebug})

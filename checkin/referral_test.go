@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"log/slog"
 	"testing"
 	"time"
 
-	"kiosk/internal/safelog"
 	"kiosk/models"
 	"kiosk/store"
 )
@@ -25,18 +23,7 @@ func TestFlowRefersUncertainMatch(t *testing.T) {
 	m := *testMatcher(t)
 	m.Bands = models.Bands{Fail: 0.2, Pass: 0.99}
 	clk := newClock()
-	dir := t.TempDir()
-	mk, err := store.NewMemoryKeys(store.MemoryKeysOptions{FirstEpoch: store.EpochOf(t0, 0) - 24})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs bytes.Buffer
-	log := safelog.New(&logs, safelog.Options{Level: slog.LevelDebug})
-	st, err := store.Open(dir, store.Options{Keys: mk, Retention: time.Hour, Now: clk.Now, Logger: log, DisablePurge: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st, dir, log, logs := scannedStore(t, clk)
 	ctx := context.Background()
 	f, err := NewFlow(Options{Matcher: &m, Records: st, Now: clk.Now, Logger: log, MaxFailures: 1, ResultHold: time.Second})
 	if err != nil {
