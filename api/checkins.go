@@ -51,10 +51,11 @@ const ownersKept = 512
 
 // Response is the JSON body of a check-in: its number, whether it has
 // finished, and if so the outcome (pass, fail, or refer: the face match
-// was uncertain and a member of staff decides at the kiosk's console), the
-// reason code (not_live, no_match, uncertain_match, timeout, cancelled,
-// error, …), the liveness
-// verdict (live, not_live, retry) and how long it took. It never holds
+// was uncertain, or the pulse live but the anti-spoof model unsure, and a
+// member of staff decides at the kiosk's console), the reason code
+// (not_live, no_match, uncertain_match, uncertain_liveness, timeout,
+// cancelled, error, …), the liveness verdict (live, refer, not_live,
+// retry) and how long it took. It never holds
 // pixels, templates, names or document numbers. Match is present only
 // when Options.ExposeScores is set.
 type Response struct {

@@ -106,7 +106,7 @@ func (m *Metrics) WatchHoldings(read HoldingsFunc, now func() time.Time) {
 // is counted as "other", so a new code cannot grow the label set unbounded.
 var reasons = []checkin.Reason{checkin.ReasonNotLive, checkin.ReasonNoMatch, checkin.ReasonTimeout,
 	checkin.ReasonCancelled, checkin.ReasonError, checkin.ReasonNotEnroll, checkin.ReasonUncertain,
-	checkin.ReasonExpired, checkin.ReasonNoDocument}
+	checkin.ReasonUncertainLive, checkin.ReasonExpired, checkin.ReasonNoDocument}
 
 // NewMetrics registers the counters.
 func NewMetrics() *Metrics {
@@ -155,7 +155,7 @@ func NewMetrics() *Metrics {
 	m.CheckIns.WithLabelValues(checkin.OutcomePass.String(), "none")
 	for _, r := range reasons {
 		o := checkin.OutcomeFail
-		if r == checkin.ReasonUncertain {
+		if r == checkin.ReasonUncertain || r == checkin.ReasonUncertainLive {
 			o = checkin.OutcomeRefer
 		}
 		m.CheckIns.WithLabelValues(o.String(), string(r))

@@ -776,7 +776,7 @@ func (f *Flow) stepLiveness(ctx context.Context, now time.Time, fr *capture.Fram
 	if !due || !final {
 		return
 	}
-	if d.Verdict == liveness.Live && f.o.ScreenChallenge {
+	if (d.Verdict == liveness.Live || d.Verdict == liveness.Refer) && f.o.ScreenChallenge {
 		f.startChallenge(sample.Time, d.RPPG)
 		return
 	}
@@ -884,12 +884,14 @@ func (f *Flow) liveTemplate(best *capture.Frame, bestFace models.Face) (models.T
 }
 
 // decide matches the live face (fused from several frames) against the
-// reference, when live, and finishes the check-in.
+// reference, when live or referred, and finishes the check-in. A face the
+// anti-spoof model was unsure of is still matched: staff should see a
+// visitor who matches, while one who clearly does not fails as any other.
 func (f *Flow) decide(ctx context.Context, now time.Time, d liveness.Decision) {
 	f.setStage(StageDeciding, now)
 	r := Result{Liveness: d, Outcome: OutcomeFail, Reason: ReasonNotLive}
 	best, bestFace, ok := f.win.Best()
-	if d.Verdict != liveness.Live || !ok {
+	if (d.Verdict != liveness.Live && d.Verdict != liveness.Refer) || !ok {
 		f.finish(ctx, now, r, nil)
 		return
 	}
@@ -930,6 +932,9 @@ func (f *Flow) decide(ctx context.Context, now time.Time, d liveness.Decision) {
 		if f.ref.Kind == ReferenceEnrolled {
 			r.Reason = ReasonNotEnroll
 		}
+	}
+	if d.Verdict == liveness.Refer && r.Outcome != OutcomeFail {
+		r.Outcome, r.Reason = OutcomeRefer, ReasonUncertainLive
 	}
 	f.finish(ctx, now, r, &live)
 }
@@ -995,7 +1000,7 @@ func (f *Flow) refer(r Result) {
 	if !r.Stored {
 		f.o.Logger.Warn("referred check-in has no stored record: staff must compare the visitor with their document in person")
 	}
-	f.o.Referrals.add(Referral{RecordID: r.RecordID, At: f.o.Now(), Reference: r.Reference})
+	f.o.Referrals.add(Referral{RecordID: r.RecordID, At: f.o.Now(), Reference: r.Reference, Reason: r.Reason})
 }
 
 // store writes the sealed record of r. Its personal parts (the face

@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"image"
 	"image/jpeg"
+	"math"
 	"sync"
 	"time"
 
+	"kiosk/liveness"
 	"kiosk/models"
 	"kiosk/store"
 )
@@ -35,6 +37,10 @@ type Referral struct {
 	RecordID  store.ID      // the sealed record with both faces; 0 when nothing was stored (ephemeral mode, or the store failed)
 	At        time.Time     // when the check-in ended
 	Reference ReferenceKind // what the live face was compared with
+	// Reason is why staff must look: ReasonUncertain (the faces may or may
+	// not be the same person) or ReasonUncertainLive (the anti-spoof model
+	// was unsure the face is live).
+	Reason Reason
 }
 
 // Queue limits: a kiosk with more waiting referrals than this has a
@@ -109,6 +115,10 @@ type ReferralView struct {
 	LiveFace      image.Image     // the live face crop; nil when nothing was stored
 	ReferenceFace image.Image     // the reference's face crop; nil for an enrolled template (no photo is kept) or nothing stored
 	Decision      models.Decision // the score and the bands it fell between
+	// PAD is the anti-spoof score the liveness decision used, with the
+	// edges it is judged by (NaN when none was measured): for a referral
+	// with ReasonUncertainLive, the score that sent the visitor to staff.
+	PAD, PADFailEdge, MinPAD float64
 	// Name is the document's or the enrolled person's name, when known.
 	Name     string
 	Document *Document
@@ -139,7 +149,7 @@ func (c *Console) OpenReferral(ctx context.Context, id uint64) (*ReferralView, e
 	if !ok {
 		return nil, ErrNoReferral
 	}
-	v := &ReferralView{Referral: ref}
+	v := &ReferralView{Referral: ref, PAD: math.NaN(), PADFailEdge: math.NaN(), MinPAD: math.NaN()}
 	if ref.RecordID != 0 {
 		rec, err := c.o.Store.Get(ctx, ref.RecordID)
 		if err != nil {
@@ -151,6 +161,18 @@ func (c *Console) OpenReferral(ctx context.Context, id uint64) (*ReferralView, e
 		if len(rec.Match) > 0 {
 			if err := json.Unmarshal(rec.Match, &v.Decision); err != nil {
 				c.o.Logger.Warn("the referral's match details did not decode", "record_id", int64(ref.RecordID), "err", err.Error())
+			}
+		}
+		if len(rec.Liveness) > 0 {
+			var d liveness.Decision
+			if err := json.Unmarshal(rec.Liveness, &d); err != nil {
+				c.o.Logger.Warn("the referral's liveness details did not decode", "record_id", int64(ref.RecordID), "err", err.Error())
+			}
+			for _, s := range d.Signals {
+				if s.Name == "pad" && s.Used {
+					v.PAD, v.MinPAD = s.Value, s.Threshold
+					v.PADFailEdge = liveness.DefaultThresholds.PADFailEdge
+				}
 			}
 		}
 		v.Name = rec.Name

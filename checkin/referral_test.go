@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"kiosk/liveness"
 	"kiosk/models"
 	"kiosk/store"
 )
@@ -172,5 +173,88 @@ func TestReferralWithoutRecord(t *testing.T) {
 	f.Referrals().add(Referral{At: clk.Now().Add(-ReferralTTL)})
 	if left := f.Referrals().Pending(clk.Now()); len(left) != 0 {
 		t.Errorf("a referral older than ReferralTTL is still waiting: %+v", left)
+	}
+}
+
+// TestFlowRefersUnsureAntiSpoof: a visitor with a clear pulse whose
+// anti-spoof score sits between the fail edge and the pass edge is sent to
+// staff after the full window, not turned away and not passed. The clip is
+// a real studio portrait (faces/pairs/img10.jpg, the person of img5.jpg)
+// that the anti-spoof model scores around 0.4 (per frame 0.10–0.93): real
+// models, no score made up. Before the doubt band, the same clip was "not
+// live" at the first decision.
+func TestFlowRefersUnsureAntiSpoof(t *testing.T) {
+	m := testMatcher(t)
+	clk := newClock()
+	st := testStore(t, clk, time.Hour)
+	ctx := context.Background()
+	var results []Result
+	f, err := NewFlow(Options{Matcher: m, Records: st, Now: clk.Now, Logger: testLogger(t), MaxFailures: 1, ResultHold: time.Second,
+		OnResult: func(r Result) { results = append(results, r) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := PhotoReference(m, readData(t, "faces/pairs/img5.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.UseReference(agreed(ref)); err != nil {
+		t.Fatal(err)
+	}
+	last, prompts := run(t, f, visitorClip(t, clk, "faces/pairs/img10.jpg", 72, 14))
+	if last.Stage != StageResult || last.Outcome != OutcomeRefer || last.Reason != ReasonUncertainLive || last.Prompt != PromptSeeStaff {
+		t.Fatalf("check-in ended %s %s/%q prompt %q (prompts %q); want the result screen, refer/uncertain_liveness, see_staff",
+			last.Stage, last.Outcome, last.Reason, last.Prompt, prompts)
+	}
+	if len(results) != 1 {
+		t.Fatalf("OnResult called %d times; want 1", len(results))
+	}
+	r := results[0]
+	th := liveness.DefaultThresholds
+	var pad liveness.Signal
+	for _, s := range r.Liveness.Signals {
+		if s.Name == "pad" {
+			pad = s
+		}
+	}
+	if r.Liveness.Verdict != liveness.Refer || !pad.Used || pad.Value < th.PADFailEdge || pad.Value >= th.MinPAD || r.Liveness.RPPG.Span < th.GiveUpAfter {
+		t.Fatalf("liveness %s after %s, anti-spoof %+v (%s); want refer at the give-up time with a score in [%.2f, %.2f)",
+			r.Liveness.Verdict, r.Liveness.RPPG.Span, pad, r.Liveness.Reason, th.PADFailEdge, th.MinPAD)
+	}
+	if r.Match == nil || r.Match.Outcome == models.OutcomeNoMatch {
+		t.Fatalf("match %+v; want the face matched (or nearly) against the same person's photo", r.Match)
+	}
+	clk.Advance(2 * time.Second)
+	if err := f.Begin(); err != nil {
+		t.Fatalf("Begin() after a referral = %v; a referral must not count towards the lock-out", err)
+	}
+	f.Cancel()
+
+	pending := f.Referrals().Pending(clk.Now())
+	if len(pending) != 1 || pending[0].Reason != ReasonUncertainLive || pending[0].RecordID == 0 {
+		t.Fatalf("referral queue = %+v; want one referral for an unsure anti-spoof score, with its record", pending)
+	}
+	rec, err := st.Get(ctx, pending[0].RecordID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rec.Referred || rec.Passed || len(rec.Photo) < 1000 {
+		t.Errorf("record referred=%v passed=%v live crop %d bytes; want a referral with the live face", rec.Referred, rec.Passed, len(rec.Photo))
+	}
+	rec.Wipe()
+	c, err := NewConsole(ConsoleOptions{PIN: pinCheck{"482916"}, Store: st, Matcher: m, Now: clk.Now, Referrals: f.Referrals(), Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Unlock(ctx, "482916"); err != nil {
+		t.Fatal(err)
+	}
+	v, err := c.OpenReferral(ctx, pending[0].ID)
+	if err != nil {
+		t.Fatalf("OpenReferral() = %v", err)
+	}
+	if v.Reason != ReasonUncertainLive || v.PAD != pad.Value || v.PADFailEdge != th.PADFailEdge || v.MinPAD != th.MinPAD {
+		t.Errorf("opened referral: reason %q, anti-spoof %.3f in [%.2f, %.2f); want %q, %.3f in [%.2f, %.2f)",
+			v.Reason, v.PAD, v.PADFailEdge, v.MinPAD, ReasonUncertainLive, pad.Value, th.PADFailEdge, th.MinPAD)
 	}
 }

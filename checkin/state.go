@@ -46,11 +46,13 @@ const (
 	OutcomeNone Outcome = iota
 	OutcomePass
 	OutcomeFail
-	// OutcomeRefer: live, but the face match was neither clearly the same
-	// person nor clearly not (models.OutcomeRefer). A member of staff
-	// compares the faces on the operator console and confirms or refuses;
-	// the kiosk never guesses. It is not a failure: it does not count
-	// towards the lock-out.
+	// OutcomeRefer: the kiosk is not sure, and a member of staff decides:
+	// the face match was neither clearly the same person nor clearly not
+	// (models.OutcomeRefer, ReasonUncertain), or the pulse was live but
+	// the anti-spoof model unsure (liveness.Refer, ReasonUncertainLive).
+	// Staff compare the faces on the operator console and confirm or
+	// refuse; the kiosk never guesses. It is not a failure: it does not
+	// count towards the lock-out.
 	OutcomeRefer
 )
 
@@ -89,6 +91,10 @@ const (
 	// ReasonUncertain: the face match fell between the model's bands;
 	// the outcome is OutcomeRefer.
 	ReasonUncertain Reason = "uncertain_match"
+	// ReasonUncertainLive: the pulse was live but the anti-spoof model
+	// was unsure (liveness.Refer), and the face matched or nearly did;
+	// the outcome is OutcomeRefer.
+	ReasonUncertainLive Reason = "uncertain_liveness"
 )
 
 // ReferenceKind says where the reference face came from.

@@ -282,7 +282,7 @@ func (w *Window) Judge(t time.Time) (d liveness.Decision, due, final bool) {
 	}
 	w.nextEval = t.Add(evalEvery)
 	d = w.Decide(nil)
-	return d, true, decisive(d) || w.Age(t) >= w.o.Thresholds.GiveUpAfter
+	return d, true, decisive(d, w.o.Thresholds) || w.Age(t) >= w.o.Thresholds.GiveUpAfter
 }
 
 // Decide fuses the window as it stands, with the screen-light challenge's
@@ -348,13 +348,15 @@ func (w *Window) Picks(k int) ([]*capture.Frame, []models.Face) {
 }
 
 // decisive reports whether a liveness decision ends the window before
-// GiveUpAfter: a pass, or a failed anti-spoof score.
-func decisive(d liveness.Decision) bool {
-	if d.Verdict == liveness.Live {
+// GiveUpAfter: a pass, a referral, or an anti-spoof score below the fail
+// edge. (A score between the edges is doubt: the window goes on, since
+// more samples of the score may settle it.)
+func decisive(d liveness.Decision, th liveness.Thresholds) bool {
+	if d.Verdict == liveness.Live || d.Verdict == liveness.Refer {
 		return true
 	}
 	for _, s := range d.Signals {
-		if s.Name == "pad" && s.Used && !s.Pass {
+		if s.Name == "pad" && s.Used && s.Value < th.PADFailEdge {
 			return true
 		}
 	}

@@ -51,6 +51,10 @@ type LivenessPoint struct {
 	// time: at the first decision, a live verdict then; later, a live
 	// verdict at any decision time up to this one (the kiosk stops at it).
 	Accepted bool `json:"accepted"`
+	// Referred is whether the kiosk had sent the face to a member of staff
+	// by this time (liveness.Refer: a pulse, but an unsure anti-spoof
+	// score): neither accepted nor turned away.
+	Referred bool `json:"referred"`
 }
 
 // LivenessRow is one video of a liveness evaluation.
@@ -88,6 +92,10 @@ type PointSummary struct {
 	// accepted by then.
 	Live         int `json:"live"`
 	LiveAccepted int `json:"live_accepted"`
+	// LiveReferred and AttackReferred count the videos sent to staff
+	// (liveness.Refer): not turned away, not let through either.
+	LiveReferred   int `json:"live_referred"`
+	AttackReferred int `json:"attacks_referred"`
 	// LiveNoWindow counts the live videos whose window never opened: the
 	// quality gate held them back (a face too close, too dark, turned
 	// away). A kiosk prompts such a visitor ("Please move back a little")
@@ -97,9 +105,9 @@ type PointSummary struct {
 	LiveNoWindow   int `json:"live_no_window"`
 	Attacks        int `json:"attacks"`
 	AttackAccepted int `json:"attacks_accepted"`
-	// BPCER is the share of live videos with an open window not accepted
-	// (people turned away); APCER the share of attack videos accepted
-	// (gated or not). NaN with none.
+	// BPCER is the share of live videos with an open window neither
+	// accepted nor referred (people turned away); APCER the share of
+	// attack videos accepted (gated or not). NaN with none.
 	BPCER Num `json:"bpcer"`
 	APCER Num `json:"apcer"`
 	// APCERByKind is APCER per attack species; ISO/IEC 30107-3 reports
@@ -300,9 +308,10 @@ func evalOne(ctx context.Context, e ManifestEntry, o LivenessEvalOptions, at []t
 		// At the first decision time the kiosk accepts on a live verdict;
 		// by the last, it has accepted if its own (first final) decision
 		// was live, since the window ends at the give-up time at the latest.
-		p.Accepted = j.Verdict == liveness.Live
+		p.Accepted, p.Referred = j.Verdict == liveness.Live, j.Verdict == liveness.Refer
 		if k > 0 {
 			p.Accepted = row.Decided && row.Outcome == liveness.Live
+			p.Referred = row.Decided && row.Outcome == liveness.Refer
 		}
 		row.At[k] = p
 	}
@@ -321,11 +330,12 @@ func summarisePoint(rows []LivenessRow, k int, at time.Duration, minPAD float64)
 			continue
 		}
 		p := r.At[k]
-		acc := p != nil && p.Accepted
+		acc, ref := p != nil && p.Accepted, p != nil && p.Referred
 		if k > 0 && p == nil {
 			// The video ended before the last decision time: what the
 			// kiosk had decided by then stands.
 			acc = r.Decided && r.Outcome == liveness.Live
+			ref = r.Decided && r.Outcome == liveness.Refer
 		}
 		if p != nil && p.PAD.Known() {
 			padLive := float64(p.PAD) >= minPAD
@@ -350,6 +360,9 @@ func summarisePoint(rows []LivenessRow, k int, at time.Duration, minPAD float64)
 			if acc {
 				s.LiveAccepted++
 			}
+			if ref {
+				s.LiveReferred++
+			}
 			if p != nil && p.Error.Known() {
 				truths = append(truths, float64(p.Truth))
 				errs = append(errs, float64(p.Error))
@@ -365,9 +378,12 @@ func summarisePoint(rows []LivenessRow, k int, at time.Duration, minPAD float64)
 				s.AttackAccepted++
 				kindAcc[kind]++
 			}
+			if ref {
+				s.AttackReferred++
+			}
 		}
 	}
-	s.BPCER, s.APCER = ratio(s.Live-s.LiveNoWindow-s.LiveAccepted, s.Live-s.LiveNoWindow), ratio(s.AttackAccepted, s.Attacks)
+	s.BPCER, s.APCER = ratio(s.Live-s.LiveNoWindow-s.LiveAccepted-s.LiveReferred, s.Live-s.LiveNoWindow), ratio(s.AttackAccepted, s.Attacks)
 	for kind, n := range kindN {
 		s.APCERByKind[kind] = ratio(kindAcc[kind], n)
 	}

@@ -13,6 +13,12 @@ const (
 	Live    Verdict = "live"
 	NotLive Verdict = "not_live"
 	Retry   Verdict = "retry" // not enough evidence yet: keep capturing, or ask the visitor again
+	// Refer: the pulse says live, but the anti-spoof model is unsure (its
+	// score between Thresholds.PADFailEdge and MinPAD). Never a pass: a
+	// member of staff looks at the visitor. A score that close to the
+	// model's edge is doubt, not evidence of an attack, and dim light or a
+	// retouched photo's look puts real people there.
+	Refer Verdict = "refer"
 )
 
 // Thresholds holds every limit of the fusion, in one place.
@@ -41,10 +47,19 @@ type Thresholds struct {
 	// movement reach it by chance far more often, so a face showing that
 	// little skin is asked again, never passed.
 	MinPatches int
-	// MinPAD is the passive anti-spoof score below which the face is a
-	// presentation attack (printed and screen samples ≤ 0.02, live 0.88;
-	// see docs/matching.md).
+	// MinPAD is the passive anti-spoof score a live verdict needs: the
+	// model's own edge (printed and screen samples ≤ 0.02, live 0.88; see
+	// docs/matching.md). Below it but at least PADFailEdge the score is
+	// doubt: with a pulse the visitor goes to staff (Refer), never through.
 	MinPAD float64
+	// PADFailEdge is the anti-spoof score below which the face is a
+	// presentation attack at once ("not live"). It sits between the
+	// attack samples (0.000 print, 0.018 screen) and the lowest real face
+	// measured (0.16, a retouched studio portrait); generated dim faces
+	// score 0.45–0.6. Only two attack samples support it, which is why the
+	// band above it leads to a person, not a pass: set too low, it costs
+	// staff time, not security.
+	PADFailEdge float64
 	// MinChallenge is the least correlation between the screen's colour
 	// sequence and the face's reflected chroma. Measured through the whole
 	// check-in on generated face clips (12 colours × 250 ms, 40 runs each,
@@ -62,6 +77,7 @@ var DefaultThresholds = Thresholds{
 	MinPulseCoherence: 0.55,
 	MinPatches:        5,
 	MinPAD:            0.5,
+	PADFailEdge:       0.1,
 	MinChallenge:      0.7,
 	GiveUpAfter:       8 * time.Second,
 }
@@ -111,9 +127,10 @@ func Decide(in Inputs, th Thresholds) Decision {
 		d.Verdict, d.Reason = v, fmt.Sprintf(reason, args...)
 		return d
 	}
-	if padUsed && in.PAD < th.MinPAD {
-		return set(NotLive, "the face looks like a photo or a screen (anti-spoof score %.2f < %.2f)", in.PAD, th.MinPAD)
+	if padUsed && in.PAD < th.PADFailEdge {
+		return set(NotLive, "the face looks like a photo or a screen (anti-spoof score %.2f < %.2f)", in.PAD, th.PADFailEdge)
 	}
+	padDoubt := padUsed && in.PAD < th.MinPAD
 	if in.Challenge != nil && in.Challenge.Correlation < th.MinChallenge {
 		return set(NotLive, "the face did not reflect the screen's colour sequence (correlation %.2f < %.2f)", in.Challenge.Correlation, th.MinChallenge)
 	}
@@ -132,6 +149,13 @@ func Decide(in Inputs, th Thresholds) Decision {
 		}
 		return set(NotLive, "no pulse in the skin after %.1f s (pulse coherence %.2f < %.2f)",
 			r.Span.Seconds(), r.PulseCoherence, th.MinPulseCoherence)
+	}
+	if padDoubt {
+		if r.Span < th.GiveUpAfter {
+			return set(Retry, "pulse of %.0f bpm found, but the anti-spoof model is unsure (score %.2f < %.2f): collecting more", r.BPM, in.PAD, th.MinPAD)
+		}
+		return set(Refer, "pulse of %.0f bpm found in %d skin patches, but the anti-spoof model is unsure (score %.2f, between %.2f and %.2f): a member of staff must check",
+			r.BPM, len(r.Patches), in.PAD, th.PADFailEdge, th.MinPAD)
 	}
 	how := "rPPG"
 	if padUsed {

@@ -184,6 +184,11 @@ func TestDecisionOrderAndExplanation(t *testing.T) {
 	nanCoherence.PulseCoherence = math.NaN()
 	nanLate := nanCoherence
 	nanLate.Span = DefaultThresholds.GiveUpAfter
+	liveLate := live
+	liveLate.Span = DefaultThresholds.GiveUpAfter
+	flatLate := liveLate
+	flatLate.PulseCoherence = 0.1
+	doubt := (DefaultThresholds.PADFailEdge + DefaultThresholds.MinPAD) / 2
 	for _, tc := range []struct {
 		name string
 		in   Inputs
@@ -192,6 +197,14 @@ func TestDecisionOrderAndExplanation(t *testing.T) {
 	}{
 		{"all agree", Inputs{RPPG: live, PAD: 0.95}, Live, "pulse of"},
 		{"spoof score wins over a pulse", Inputs{RPPG: live, PAD: 0.01}, NotLive, "photo or a screen"},
+		{"spoof score just under the fail edge", Inputs{RPPG: liveLate, PAD: DefaultThresholds.PADFailEdge - 0.001}, NotLive, "photo or a screen"},
+		{"unsure spoof score with a pulse: collect more", Inputs{RPPG: live, PAD: doubt}, Retry, "anti-spoof model is unsure"},
+		{"unsure spoof score with a pulse at the give-up time: staff", Inputs{RPPG: liveLate, PAD: doubt}, Refer, "member of staff"},
+		{"unsure spoof score just under the pass edge", Inputs{RPPG: liveLate, PAD: DefaultThresholds.MinPAD - 0.001}, Refer, "member of staff"},
+		{"unsure spoof score without a pulse", Inputs{RPPG: flatLate, PAD: doubt}, NotLive, "no pulse"},
+		{"unsure spoof score, failed challenge", Inputs{RPPG: liveLate, PAD: doubt, Challenge: &ChallengeResult{Correlation: 0.05}}, NotLive, "colour sequence"},
+		{"unsure spoof score, passed challenge: still staff", Inputs{RPPG: liveLate, PAD: doubt, Challenge: &ChallengeResult{Correlation: 0.9}}, Refer, "member of staff"},
+		{"spoof score at the pass edge", Inputs{RPPG: live, PAD: DefaultThresholds.MinPAD}, Live, "pulse of"},
 		{"failed challenge", Inputs{RPPG: live, PAD: 0.95, Challenge: &ChallengeResult{Correlation: 0.05}}, NotLive, "colour sequence"},
 		{"passed challenge", Inputs{RPPG: live, PAD: 0.95, Challenge: &ChallengeResult{Correlation: 0.9}}, Live, "screen-light"},
 		{"too short", Inputs{RPPG: run(Options{}, synth{BPM: 80, FPS: 30, Seconds: 2, Seed: 2}.samples()), PAD: 0.95}, Retry, "not enough signal"},

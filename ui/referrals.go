@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"math"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -15,11 +16,12 @@ import (
 	"kiosk/checkin"
 )
 
-// The Referrals tab: check-ins the flow sent to staff because the face
-// match was uncertain. The operator opens one (decrypting its record, as
-// an audited action), sees the reference and the live face side by side,
-// and confirms or refuses. The faces hide again after the console's photo
-// time, like decrypted records.
+// The Referrals tab: check-ins the flow sent to staff because the kiosk
+// was not sure: the face match fell between the bands, or the pulse was
+// live but the anti-spoof model unsure. The operator opens one (decrypting
+// its record, as an audited action), sees the reference and the live face
+// side by side, and confirms or refuses. The faces hide again after the
+// console's photo time, like decrypted records.
 
 // referralScreens holds the tab's widgets.
 type referralScreens struct {
@@ -29,8 +31,29 @@ type referralScreens struct {
 	open          *checkin.ReferralView // the referral on screen; nil on the list
 	until         time.Time             // when its faces hide
 	faces         *fyne.Container
+	question      *widget.Label
+	confirm       *widget.Button
+	refuse        *widget.Button
 	facts         *widget.Label
 	countdown     *widget.Label
+}
+
+// Why a visitor waits for staff, as the list and the comparison say it.
+const (
+	referralQuestionMatch = "Is the live face the person on the reference?"
+	referralQuestionLive  = "Is the visitor at the desk in person, and the person on the reference?"
+	referralConfirmMatch  = "Same person: check in"
+	referralRefuseMatch   = "Not the same person"
+	referralConfirmLive   = "In person and the same: check in"
+	referralRefuseLive    = "Refuse"
+)
+
+// referralWhy is the list's short reason for a referral.
+func referralWhy(r checkin.Reason) string {
+	if r == checkin.ReasonUncertainLive {
+		return "not sure the face is live"
+	}
+	return "face match uncertain"
 }
 
 func (a *App) buildReferrals() fyne.CanvasObject {
@@ -43,14 +66,16 @@ func (a *App) buildReferrals() fyne.CanvasObject {
 	r.facts.Alignment = fyne.TextAlignLeading
 	r.countdown = widget.NewLabel("")
 	r.countdown.SizeName = theme.SizeNameCaptionText
-	question := widget.NewLabel("Is the live face the person on the reference?")
+	question := widget.NewLabel(referralQuestionMatch)
 	question.TextStyle.Bold = true
-	same := widget.NewButton("Same person: check in", a.op(func() { a.decideReferral(true) }))
+	r.question = question
+	same := widget.NewButton(referralConfirmMatch, a.op(func() { a.decideReferral(true) }))
 	same.Importance = widget.SuccessImportance
 	same.Icon = theme.ConfirmIcon()
-	other := widget.NewButton("Not the same person", a.op(func() { a.decideReferral(false) }))
+	other := widget.NewButton(referralRefuseMatch, a.op(func() { a.decideReferral(false) }))
 	other.Importance = widget.DangerImportance
 	other.Icon = theme.CancelIcon()
+	r.confirm, r.refuse = same, other
 	back := widget.NewButton("Back", a.op(func() { a.o.Console.LockPhotos(); a.loadReferrals() }))
 	buttons := container.NewHBox(sized(same, 1, 56), sized(other, 1, 56), spacer(), sized(back, 1, 56))
 	r.compare = container.NewBorder(question, container.NewVBox(r.facts, r.countdown, buttons), nil, nil, r.faces)
@@ -77,7 +102,7 @@ func (a *App) loadReferrals() {
 		r.list.Add(widget.NewSeparator())
 	}
 	if len(rows) == 0 {
-		setLabel(r.status, "No visitor is waiting for staff. Check-ins whose face match is uncertain appear here.")
+		setLabel(r.status, "No visitor is waiting for staff. Check-ins the kiosk was not sure of (face match, or a live face) appear here.")
 	} else {
 		setLabel(r.status, fmt.Sprintf("%s waiting for staff: compare the faces, then confirm or refuse.", count(len(rows), "visitor", "visitors")))
 	}
@@ -119,7 +144,7 @@ func (a *App) referralRow(ref checkin.Referral, loc *time.Location) fyne.CanvasO
 	if a.o.Now().Sub(ref.At) < time.Minute {
 		waited = "under a minute"
 	}
-	line1 := widget.NewLabel(fmt.Sprintf("%s  ·  face match uncertain", when))
+	line1 := widget.NewLabel(fmt.Sprintf("%s  ·  %s", when, referralWhy(ref.Reason)))
 	line1.TextStyle.Bold = true
 	line2 := widget.NewLabel(fmt.Sprintf("Compared with: %s · waiting %s", referenceName(ref.Reference), waited))
 	if ref.RecordID == 0 {
@@ -160,6 +185,21 @@ func (a *App) openReferral(id uint64) {
 	facts := fmt.Sprintf("Match score %.2f, between the edges: refused below %.2f, checked in from %.2f.", v.Decision.Score, v.Decision.FailEdge, v.Decision.Threshold)
 	if v.RecordID == 0 {
 		facts = "The match score was between the edges."
+	}
+	setLabel(r.question, referralQuestionMatch)
+	setButton(r.confirm, referralConfirmMatch)
+	setButton(r.refuse, referralRefuseMatch)
+	if v.Reason == checkin.ReasonUncertainLive {
+		setLabel(r.question, referralQuestionLive)
+		setButton(r.confirm, referralConfirmLive)
+		setButton(r.refuse, referralRefuseLive)
+		facts = "A pulse was found, but the anti-spoof model was not sure this is a live face rather than a photo or a screen."
+		if !math.IsNaN(v.PAD) {
+			facts += fmt.Sprintf(" Its score %.2f: refused below %.2f, checked in from %.2f.", v.PAD, v.PADFailEdge, v.MinPAD)
+		}
+		if v.RecordID != 0 {
+			facts += fmt.Sprintf("\nMatch score %.2f (checked in from %.2f).", v.Decision.Score, v.Decision.Threshold)
+		}
 	}
 	if v.Name != "" {
 		facts += "\nName on the reference: " + v.Name
@@ -240,4 +280,12 @@ func (a *App) tickReferrals(photosUntil time.Time) {
 		return
 	}
 	a.updateReferralCountdown()
+}
+
+// setButton changes a button's text only when it differs (a refresh
+// otherwise).
+func setButton(b *widget.Button, s string) {
+	if b.Text != s {
+		b.SetText(s)
+	}
 }

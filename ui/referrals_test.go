@@ -41,19 +41,27 @@ func sharedFile(t testing.TB, rel string) []byte {
 func referVisitor(t *testing.T, r *rig) {
 	t.Helper()
 	r.m.Bands = models.Bands{Fail: 0.2, Pass: 0.99}
+	checkInClip(t, r, "faces/pairs/img20.jpg", "faces/pairs/img21.jpg", 12, checkin.ReasonUncertain)
+}
+
+// checkInClip runs a real check-in of a generated clip of the photo face
+// (a 72 bpm pulse, seconds long) against the photo reference, and fails
+// unless it ends in a referral for the reason given.
+func checkInClip(t *testing.T, r *rig, face, reference string, seconds int, want checkin.Reason) {
+	t.Helper()
 	r.agree(t)
-	ref, err := checkin.PhotoReference(r.m, sharedFile(t, "faces/pairs/img21.jpg"))
+	ref, err := checkin.PhotoReference(r.m, sharedFile(t, reference))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.flow.UseReference(ref); err != nil {
 		t.Fatal(err)
 	}
-	face, _, err := image.Decode(bytes.NewReader(sharedFile(t, "faces/pairs/img20.jpg")))
+	img, _, err := image.Decode(bytes.NewReader(sharedFile(t, face)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := capture.NewSynthetic(capture.SyntheticOptions{Face: face, PulseBPM: 72, Start: r.clk.Now(), Frames: 12 * 30, Seed: 7})
+	src := capture.NewSynthetic(capture.SyntheticOptions{Face: img, PulseBPM: 72, Start: r.clk.Now(), Frames: seconds * 30, Seed: 7})
 	defer src.Close()
 	ctx := context.Background()
 	for {
@@ -65,8 +73,8 @@ func referVisitor(t *testing.T, r *rig) {
 		s := r.flow.Step(ctx, fr)
 		fr.Release()
 		if s.Stage == checkin.StageResult {
-			if s.Outcome != checkin.OutcomeRefer {
-				t.Fatalf("check-in ended %s/%s; want refer", s.Outcome, s.Reason)
+			if s.Outcome != checkin.OutcomeRefer || s.Reason != want {
+				t.Fatalf("check-in ended %s/%s; want refer/%s", s.Outcome, s.Reason, want)
 			}
 			r.app.show(s)
 			return
@@ -135,4 +143,34 @@ func TestReferralScreens(t *testing.T) {
 	if st, _ := r.st.Stats(context.Background()); st.Counters.Confirmed != 1 {
 		t.Errorf("confirmed counter %d; want 1", st.Counters.Confirmed)
 	}
+}
+
+// TestReferralScreensUnsureLiveness: a visitor with a pulse whose
+// anti-spoof score was between the edges (a real studio portrait the
+// model scores around 0.4) waits on the Referrals tab as "not sure the
+// face is live", and the comparison asks whether they are at the desk in
+// person, with the score and its edges. Goldens: referrals_list_live,
+// referral_compare_live.
+func TestReferralScreensUnsureLiveness(t *testing.T) {
+	r := newRig(t, nil)
+	checkInClip(t, r, "faces/pairs/img10.jpg", "faces/pairs/img5.jpg", 14, checkin.ReasonUncertainLive)
+	wantScreen(t, r.app, screenResult)
+	if !r.app.v.resRefer.Visible() {
+		t.Fatal("the result screen does not show the staff mark")
+	}
+	test.Tap(r.app.v.staff)
+	r.typePIN(t, "2468")
+	wantScreen(t, r.app, screenConsole)
+	if r.app.c.tab != tabReferrals || len(r.app.r.rows) != 1 || r.app.r.rows[0].Reason != checkin.ReasonUncertainLive {
+		t.Fatalf("console opened on %q with referrals %+v; want the Referrals tab with one for an unsure liveness", r.app.c.tab, r.app.r.rows)
+	}
+	r.golden(t, "referrals_list_live.png")
+	r.app.openReferral(r.app.r.rows[0].ID)
+	if r.app.r.open == nil || r.app.r.question.Text != referralQuestionLive {
+		t.Fatalf("Compare faces opened %+v asking %q; want the in-person question", r.app.r.open, r.app.r.question.Text)
+	}
+	if f := r.app.r.facts.Text; !strings.Contains(f, "anti-spoof model was not sure") || !strings.Contains(f, "refused below 0.10, checked in from 0.50") {
+		t.Errorf("facts %q; want the anti-spoof doubt with its edges", f)
+	}
+	r.golden(t, "referral_compare_live.png")
 }

@@ -119,10 +119,17 @@ func printLivenessTotals(w io.Writer, name string, at []eval.PointSummary) {
 		if s.LiveNoWindow > 0 {
 			gated = fmt.Sprintf(" (%d held back by the quality gate: failures to acquire, not in BPCER)", s.LiveNoWindow)
 		}
-		fmt.Fprintf(w, "%-12s at %.0f s: live %d%s, turned away %d: BPCER %s | attacks %d, accepted %d: APCER %s",
-			name, s.Age, s.Live, gated, s.Live-s.LiveNoWindow-s.LiveAccepted, pctNum(s.BPCER), s.Attacks, s.AttackAccepted, pctNum(s.APCER))
+		referred := ""
+		if s.LiveReferred > 0 {
+			referred = fmt.Sprintf(", sent to staff %d", s.LiveReferred)
+		}
+		fmt.Fprintf(w, "%-12s at %.0f s: live %d%s%s, turned away %d: BPCER %s | attacks %d, accepted %d: APCER %s",
+			name, s.Age, s.Live, gated, referred, s.Live-s.LiveNoWindow-s.LiveAccepted-s.LiveReferred, pctNum(s.BPCER), s.Attacks, s.AttackAccepted, pctNum(s.APCER))
 		for _, k := range s.Kinds() {
 			fmt.Fprintf(w, " (%s %s)", k, pctNum(s.APCERByKind[k]))
+		}
+		if s.AttackReferred > 0 {
+			fmt.Fprintf(w, ", sent to staff %d", s.AttackReferred)
 		}
 		fmt.Fprintf(w, "\n%-12s           baselines: always live BPCER 0 %%, APCER %s; always not live BPCER %s, APCER 0 %%; anti-spoof model alone BPCER %s, APCER %s\n",
 			"", pctNum(one(s.Attacks)), pctNum(one(s.Live)), pctNum(s.PADBPCER), pctNum(s.PADAPCER))
