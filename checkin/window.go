@@ -89,15 +89,18 @@ type Window struct {
 	o   WindowOptions
 	est *liveness.Estimator
 
-	good      int // consecutive good frames while gating
-	open      bool
-	opened    time.Time // capture time of the first sample
-	lastFace  time.Time
-	nextEval  time.Time
-	smooth    models.LandmarkSmoother
-	prev      models.Point
-	havePrev  bool
-	pads      []float64
+	good     int // consecutive good frames while gating
+	open     bool
+	opened   time.Time // capture time of the first sample
+	lastFace time.Time
+	nextEval time.Time
+	smooth   models.LandmarkSmoother
+	prev     models.Point
+	havePrev bool
+	pads     []float64
+	// padLow is the lowest anti-spoof median a decision time has judged
+	// (NaN before the first); see PAD.
+	padLow    float64
 	faceFrame int
 	// kept is the best quality-passed frame of each second of the window
 	// (index: whole seconds since it opened), for matching: the best of
@@ -143,6 +146,7 @@ func (w *Window) Reset() {
 	w.smooth.Reset()
 	w.good, w.open, w.havePrev = 0, false, false
 	w.pads = w.pads[:0]
+	w.padLow = math.NaN()
 	w.faceFrame = 0
 	for i := range w.kept {
 		if w.kept[i].fr != nil {
@@ -282,6 +286,7 @@ func (w *Window) Judge(t time.Time) (d liveness.Decision, due, final bool) {
 	}
 	w.nextEval = t.Add(evalEvery)
 	d = w.Decide(nil)
+	w.padLow = w.PAD()
 	return d, true, decisive(d, w.o.Thresholds) || w.Age(t) >= w.o.Thresholds.GiveUpAfter
 }
 
@@ -298,14 +303,25 @@ func (w *Window) DecideWith(r liveness.Result, challenge *liveness.ChallengeResu
 	return liveness.Decide(liveness.Inputs{RPPG: r, PAD: w.PAD(), Challenge: challenge}, w.o.Thresholds)
 }
 
-// PAD is the median of the sampled anti-spoof scores, NaN when none.
+// PAD is the anti-spoof score the window's decisions use: the median of
+// the sampled scores, or the lowest median an earlier decision time
+// judged when that is lower; NaN when none. A score between the edges
+// keeps the window open (more samples may settle it), and taking the
+// lowest means the wait can settle it down, to "not live", or leave it in
+// doubt, to staff, but never up to a pass: a window that passes is one
+// whose median cleared the pass edge at every decision time, as when any
+// score below it ended the window.
 func (w *Window) PAD() float64 {
 	if len(w.pads) == 0 {
-		return math.NaN()
+		return w.padLow
 	}
 	s := slices.Clone(w.pads)
 	slices.Sort(s)
-	return s[len(s)/2]
+	m := s[len(s)/2]
+	if w.padLow < m { // false while padLow is NaN
+		return w.padLow
+	}
+	return m
 }
 
 // Best returns the best-quality frame of the window and its face (the

@@ -1,10 +1,12 @@
 package checkin
 
 import (
+	"math"
 	"testing"
 	"time"
 
 	"kiosk/capture"
+	"kiosk/liveness"
 	"kiosk/models"
 )
 
@@ -64,5 +66,40 @@ func TestWindowKeepsSpreadPicks(t *testing.T) {
 	w.Reset()
 	if _, _, ok := w.Best(); ok || len(w.kept) != 0 || pix[0] != 0 {
 		t.Errorf("after Reset: best kept %v, %d slots, pixels %v; want nothing and wiped pixels", ok, len(w.kept), pix)
+	}
+}
+
+// TestWindowPADNeverSettlesUpwards: an anti-spoof median between the edges
+// at a decision time keeps the window open, and later samples can lower
+// the score the window decides on but never raise it to a pass: the
+// lowest judged median stands until Reset.
+func TestWindowPADNeverSettlesUpwards(t *testing.T) {
+	w := NewWindow(WindowOptions{})
+	if !math.IsNaN(w.PAD()) {
+		t.Fatalf("PAD() of an empty window = %v; want NaN", w.PAD())
+	}
+	th := liveness.DefaultThresholds
+	doubt := (th.PADFailEdge + th.MinPAD) / 2
+	w.open, w.opened = true, t0
+	skin := map[string]liveness.RGB{"forehead": {R: 150, G: 110, B: 90}}
+	w.est.Add(liveness.Sample{Time: t0, Patches: skin, Motion: -1})
+	w.est.Add(liveness.Sample{Time: t0.Add(5 * time.Second), Patches: skin, Motion: -1})
+	w.pads = append(w.pads, doubt, doubt, doubt)
+	d, due, final := w.Judge(t0.Add(5 * time.Second))
+	if !due || final || d.Verdict != liveness.Retry {
+		t.Fatalf("Judge with the score in doubt = %s (due %v, final %v): %s; want a retry that keeps the window open", d.Verdict, due, final, d.Reason)
+	}
+	w.pads = append(w.pads, 0.95, 0.95, 0.95, 0.95, 0.95, 0.95)
+	if got := w.PAD(); got != doubt {
+		t.Errorf("PAD() after higher samples = %.2f; want the judged %.2f: waiting must not turn doubt into a pass", got, doubt)
+	}
+	w.pads = append(w.pads[:0], 0.05, 0.05, 0.05)
+	if got := w.PAD(); got != 0.05 {
+		t.Errorf("PAD() after lower samples = %.2f; want 0.05: a lower median still counts", got)
+	}
+	w.Reset()
+	w.pads = append(w.pads, 0.95)
+	if got := w.PAD(); got != 0.95 {
+		t.Errorf("PAD() after Reset = %.2f; want the new window's own 0.95", got)
 	}
 }
