@@ -180,8 +180,8 @@ func TestReferralWithoutRecord(t *testing.T) {
 // anti-spoof score sits between the fail edge and the pass edge is sent to
 // staff after the full window, not turned away and not passed. The clip is
 // a real studio portrait (faces/pairs/img10.jpg, the person of img5.jpg)
-// that the anti-spoof model scores around 0.4 (per frame 0.10–0.93): real
-// models, no score made up. Before the doubt band, the same clip was "not
+// that the anti-spoof model scores 0.10–0.93 per frame (the lowest judged
+// median 0.34): real models, no score made up. Before the doubt band, the same clip was "not
 // live" at the first decision.
 func TestFlowRefersUnsureAntiSpoof(t *testing.T) {
 	m := testMatcher(t)
