@@ -206,6 +206,7 @@ func TestCheckInEndToEnd(t *testing.T) {
 	for _, want := range []string{
 		`kiosk_checkins_total{outcome="pass",reason="none"} 1`,
 		`kiosk_checkins_total{outcome="fail",reason="no_match"} 1`,
+		`kiosk_checkins_total{outcome="refer",reason="uncertain_liveness"} 0`, // every known series starts at zero
 		`kiosk_api_requests_total{code="200",route="/v1/checkins"} 2`,
 		`kiosk_camera_fps `,
 	} {
