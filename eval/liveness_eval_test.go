@@ -102,3 +102,34 @@ func TestGenerateVariants(t *testing.T) {
 		}
 	}
 }
+
+// TestSummariseCountsReferralsApart: a video sent to staff is neither
+// accepted nor turned away, live or attack, at either decision time; BPCER
+// counts only the people turned away, over the windows that opened.
+func TestSummariseCountsReferralsApart(t *testing.T) {
+	point := func(v liveness.Verdict) *LivenessPoint {
+		return &LivenessPoint{Judged: Judged{Verdict: v, PAD: NaN()}, Truth: NaN(), Error: NaN(),
+			Accepted: v == liveness.Live, Referred: v == liveness.Refer}
+	}
+	row := func(label Label, v liveness.Verdict, opened bool) LivenessRow {
+		r := LivenessRow{Label: label, Opened: opened, Outcome: v, Decided: true, At: []*LivenessPoint{point(v), nil}}
+		if !opened {
+			r.At = []*LivenessPoint{nil, nil}
+		}
+		return r
+	}
+	rows := []LivenessRow{
+		row(LabelLive, liveness.Live, true), row(LabelLive, liveness.Refer, true), row(LabelLive, liveness.NotLive, true),
+		row(LabelLive, liveness.Retry, false),
+		row(LabelAttack, liveness.Live, true), row(LabelAttack, liveness.Refer, true), row(LabelAttack, liveness.NotLive, true),
+	}
+	for k := range 2 { // at the first decision time from the point; at the last from the kiosk's outcome
+		s := summarisePoint(rows, k, 0, 0.5)
+		if s.Live != 4 || s.LiveNoWindow != 1 || s.LiveAccepted != 1 || s.LiveReferred != 1 || s.BPCER != Num(1.0/3) {
+			t.Errorf("k=%d live: %d, %d without a window, %d accepted, %d referred, BPCER %v; want 4, 1, 1, 1, 1/3", k, s.Live, s.LiveNoWindow, s.LiveAccepted, s.LiveReferred, s.BPCER)
+		}
+		if s.Attacks != 3 || s.AttackAccepted != 1 || s.AttackReferred != 1 || s.APCER != Num(1.0/3) {
+			t.Errorf("k=%d attacks: %d, %d accepted, %d referred, APCER %v; want 3, 1, 1, 1/3", k, s.Attacks, s.AttackAccepted, s.AttackReferred, s.APCER)
+		}
+	}
+}
