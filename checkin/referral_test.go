@@ -181,8 +181,8 @@ func TestReferralWithoutRecord(t *testing.T) {
 // staff after the full window, not turned away and not passed. The clip is
 // a real studio portrait (faces/pairs/img10.jpg, the person of img5.jpg)
 // that the anti-spoof model scores 0.10–0.93 per frame (the lowest judged
-// median 0.34): real models, no score made up. Before the doubt band, the same clip was "not
-// live" at the first decision.
+// median 0.34): real models, no score made up. Before the doubt band, the
+// same clip was "not live" at the first decision.
 func TestFlowRefersUnsureAntiSpoof(t *testing.T) {
 	m := testMatcher(t)
 	clk := newClock()

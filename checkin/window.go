@@ -274,8 +274,9 @@ func (w *Window) Age(t time.Time) time.Duration {
 // Judge applies the kiosk's decision times at capture time t: the first
 // decision once the window spans its MinWindow (5 s), then one every
 // 0.5 s. due is false between decision times. final is true when the
-// decision ends the window: a live verdict, a failed anti-spoof score, or
-// the window reaching GiveUpAfter (8 s), after which a missing or global
+// decision ends the window (decisive: a live or refer verdict, an
+// anti-spoof score below the fail edge) or the window reaches GiveUpAfter
+// (8 s), after which a missing or global
 // pulse is not live. Before that such a pulse is judged again on a longer
 // window: on 5 s windows a slow live pulse sometimes leaks over the
 // background limit, while a flicker or a screen stays global however long
