@@ -276,11 +276,10 @@ func (w *Window) Age(t time.Time) time.Duration {
 // 0.5 s. due is false between decision times. final is true when the
 // decision ends the window (decisive: a live or refer verdict, an
 // anti-spoof score below the fail edge) or the window reaches GiveUpAfter
-// (8 s), after which a missing or global
-// pulse is not live. Before that such a pulse is judged again on a longer
-// window: on 5 s windows a slow live pulse sometimes leaks over the
-// background limit, while a flicker or a screen stays global however long
-// it is watched (docs/checkin.md).
+// (8 s), after which a missing or global pulse is not live. Before that
+// such a pulse is judged again on a longer window: on 5 s windows a slow
+// live pulse sometimes leaks over the background limit, while a flicker or
+// a screen stays global however long it is watched (docs/checkin.md).
 func (w *Window) Judge(t time.Time) (d liveness.Decision, due, final bool) {
 	if w.Progress() < 1 || t.Before(w.nextEval) {
 		return liveness.Decision{}, false, false
