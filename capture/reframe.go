@@ -116,15 +116,14 @@ func reframe(pool *bufPool, fr *Frame, o ReframeOptions) (*Frame, error) {
 		interp = gocv.InterpolationArea
 	}
 	gocv.Resize(roi, &scaled, size, 0, 0, interp)
+	// Resize writes a fresh, continuous Mat, so its bytes are the picture
+	// row after row.
+	b, err := scaled.DataPtrUint8()
+	if err != nil {
+		return nil, err
+	}
 	out := pool.newFrame(fr.Seq, fr.Time, outSize.X, outSize.Y)
 	if outSize == size {
-		cont := scaled.Clone()
-		defer cont.Close()
-		b, err := cont.DataPtrUint8()
-		if err != nil {
-			out.Release()
-			return nil, err
-		}
 		copy(out.Pix, b)
 		return out, nil
 	}
@@ -132,13 +131,6 @@ func reframe(pool *bufPool, fr *Frame, o ReframeOptions) (*Frame, error) {
 	// where smaller, pad.
 	for i := range out.Pix {
 		out.Pix[i] = o.Fill
-	}
-	cont := scaled.Clone()
-	defer cont.Close()
-	b, err := cont.DataPtrUint8()
-	if err != nil {
-		out.Release()
-		return nil, err
 	}
 	dx, dy := (outSize.X-size.X)/2, (outSize.Y-size.Y)/2
 	for y := 0; y < size.Y; y++ {
