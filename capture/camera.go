@@ -97,7 +97,6 @@ func (m Mode) String() string {
 type Camera struct {
 	d      driver.Driver
 	r      video.Reader
-	mode   prop.Media
 	chosen Mode
 	pool   bufPool
 	mu     sync.Mutex
@@ -131,7 +130,7 @@ func OpenCamera(o CameraOptions) (*Camera, error) {
 		d.Close()
 		return nil, fmt.Errorf("%w: starting %s at %dx%d: %v", ErrNoCamera, d.Info().Label, mode.Width, mode.Height, err)
 	}
-	return &Camera{d: d, r: r, mode: mode, chosen: chosen}, nil
+	return &Camera{d: d, r: r, chosen: chosen}, nil
 }
 
 // ProbeCamera opens a capture device only to read its modes, and says
@@ -167,9 +166,20 @@ func findCamera(o CameraOptions) (driver.Driver, error) {
 	return nil, fmt.Errorf("%w: no camera matches %q", ErrNoCamera, o.Device)
 }
 
-// compressed reports whether a camera format is a compressed one: every
-// format mediadevices decodes other than MJPEG is raw YUV or RGB.
+// compressed reports whether a camera format is a compressed one.
 func compressed(f frame.Format) bool { return f == frame.FormatMJPEG }
+
+// colour reports whether a camera format carries a colour picture: raw
+// YUV or RGB, or MJPEG. Others a driver may list, such as a depth
+// camera's Z16, hold no skin colour and are never chosen.
+func colour(f frame.Format) bool {
+	switch f {
+	case frame.FormatI420, frame.FormatI444, frame.FormatNV12, frame.FormatNV21, frame.FormatYUY2,
+		frame.FormatYUYV, frame.FormatUYVY, frame.FormatRGBA, frame.FormatMJPEG:
+		return true
+	}
+	return false
+}
 
 // ChooseMode picks the camera mode: an uncompressed one (YUYV, NV12, …)
 // at the needed size and rate when the camera has one, else MJPEG, since
@@ -179,8 +189,9 @@ func compressed(f frame.Format) bool { return f == frame.FormatMJPEG }
 // first, then rate). A webcam typically offers YUYV at 640×480 and 30 fps,
 // but at 1280×720 only 10 fps over USB 2: asked for 720p, it gets MJPEG
 // 720p with a warning. When no mode qualifies, the closest of all is
-// taken, again preferring an uncompressed one. ok is false when the camera
-// lists no usable mode.
+// taken, again preferring an uncompressed one. Formats without a colour
+// picture (a depth camera's Z16) are never taken. ok is false when the
+// camera lists no usable mode.
 func ChooseMode(modes []prop.Media, o CameraOptions) (prop.Media, Mode, bool) {
 	o.defaults()
 	want := float64(o.Width * o.Height)
@@ -198,7 +209,7 @@ func ChooseMode(modes []prop.Media, o CameraOptions) (prop.Media, Mode, bool) {
 		var b prop.Media
 		bc := math.Inf(1)
 		for _, m := range modes {
-			if m.Width <= 0 || m.Height <= 0 || !keep(m) {
+			if m.Width <= 0 || m.Height <= 0 || !colour(m.FrameFormat) || !keep(m) {
 				continue
 			}
 			if c := cost(m); c < bc {

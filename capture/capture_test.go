@@ -392,6 +392,8 @@ func TestChooseModePrefersUncompressed(t *testing.T) {
 		{"raw too small beats nothing raw", []prop.Media{mode(frame.FormatNV12, 320, 240, 30), mode(frame.FormatMJPEG, 320, 200, 5)}, CameraOptions{},
 			"NV12 320x240 at 30 fps", false},
 		{"no rate listed", []prop.Media{mode(frame.FormatYUYV, 640, 480, 0)}, CameraOptions{}, "YUYV 640x480 at 30 fps", false},
+		{"a depth mode is never taken", []prop.Media{mode(frame.FormatZ16, 640, 480, 30), mode(frame.FormatMJPEG, 640, 480, 30)}, CameraOptions{},
+			"MJPEG 640x480 at 30 fps", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, m, ok := ChooseMode(tc.modes, tc.o)
@@ -402,6 +404,9 @@ func TestChooseModePrefersUncompressed(t *testing.T) {
 	}
 	if _, _, ok := ChooseMode([]prop.Media{{}}, CameraOptions{}); ok {
 		t.Error("ChooseMode(no usable mode) = ok; want not ok")
+	}
+	if _, m, ok := ChooseMode([]prop.Media{mode(frame.FormatZ16, 640, 480, 30)}, CameraOptions{}); ok {
+		t.Errorf("ChooseMode(depth only) = %v; want not ok: a depth picture has no skin colour", m)
 	}
 }
 
