@@ -850,7 +850,7 @@ func (f *Flow) ScreenLightAt(t time.Time) (r, g, b float64, ok bool) {
 }
 
 // signalVerdicts lists each liveness signal used and whether it passed,
-// e.g. "pad:pass rppg_coherence:pass challenge:fail", with no values.
+// e.g. "pad:pass rppg_pulse_coherence:pass challenge:fail", with no values.
 func signalVerdicts(d liveness.Decision) string {
 	var parts []string
 	for _, sg := range d.Signals {

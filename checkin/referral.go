@@ -170,8 +170,7 @@ func (c *Console) OpenReferral(ctx context.Context, id uint64) (*ReferralView, e
 			}
 			for _, s := range d.Signals {
 				if s.Name == "pad" && s.Used {
-					v.PAD, v.MinPAD = s.Value, s.Threshold
-					v.PADFailEdge = liveness.DefaultThresholds.PADFailEdge
+					v.PAD, v.MinPAD, v.PADFailEdge = s.Value, s.Threshold, s.FailEdge
 				}
 			}
 		}

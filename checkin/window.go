@@ -95,8 +95,6 @@ type Window struct {
 	lastFace time.Time
 	nextEval time.Time
 	smooth   models.LandmarkSmoother
-	prev     models.Point
-	havePrev bool
 	pads     []float64
 	// padLow is the lowest anti-spoof median a decision time has judged
 	// (NaN before the first); see PAD.
@@ -144,7 +142,7 @@ func NewWindow(o WindowOptions) *Window {
 func (w *Window) Reset() {
 	w.est.Reset()
 	w.smooth.Reset()
-	w.good, w.open, w.havePrev = 0, false, false
+	w.good, w.open = 0, false
 	w.pads = w.pads[:0]
 	w.padLow = math.NaN()
 	w.faceFrame = 0
@@ -180,7 +178,6 @@ func (w *Window) Observe(fr *capture.Frame, img models.Image, faces []models.Fac
 	}
 	switch len(faces) {
 	case 0:
-		w.havePrev = false
 		if fr.Time.Sub(w.lastFace) >= w.o.LostFace {
 			w.Reset()
 			return Lost, liveness.Sample{}
@@ -213,10 +210,6 @@ func (w *Window) add(fr *capture.Frame, img models.Image, face models.Face, q mo
 	if ps.Background.Usable() {
 		s.Reference = liveness.RGB(ps.Background.Mean)
 	}
-	if w.havePrev && ps.Size > 0 {
-		s.Motion = math.Hypot(float64(ps.Centre.X-w.prev.X), float64(ps.Centre.Y-w.prev.Y)) / ps.Size
-	}
-	w.prev, w.havePrev = ps.Centre, true
 	w.est.Add(s)
 	if w.faceFrame%padEvery == 0 && w.o.PAD != nil {
 		if sc, err := w.o.PAD.Score(img, face); err == nil {
@@ -285,9 +278,11 @@ func (w *Window) Judge(t time.Time) (d liveness.Decision, due, final bool) {
 		return liveness.Decision{}, false, false
 	}
 	w.nextEval = t.Add(evalEvery)
-	d = w.Decide(nil)
-	w.padLow = w.PAD()
-	return d, true, decisive(d, w.o.Thresholds) || w.Age(t) >= w.o.Thresholds.GiveUpAfter
+	final = w.Age(t) >= w.o.Thresholds.GiveUpAfter
+	pad := w.PAD()
+	w.padLow = pad
+	d = liveness.Decide(liveness.Inputs{RPPG: w.est.Estimate(), PAD: pad, Final: final}, w.o.Thresholds)
+	return d, true, final || decisive(d)
 }
 
 // Decide fuses the window as it stands, with the screen-light challenge's
@@ -299,8 +294,9 @@ func (w *Window) Decide(challenge *liveness.ChallengeResult) liveness.Decision {
 
 // DecideWith fuses a pulse result measured earlier (the window's when the
 // challenge began) with the window's anti-spoof score and the challenge.
+// With a challenge the decision is final: the window has ended.
 func (w *Window) DecideWith(r liveness.Result, challenge *liveness.ChallengeResult) liveness.Decision {
-	return liveness.Decide(liveness.Inputs{RPPG: r, PAD: w.PAD(), Challenge: challenge}, w.o.Thresholds)
+	return liveness.Decide(liveness.Inputs{RPPG: r, PAD: w.PAD(), Challenge: challenge, Final: challenge != nil}, w.o.Thresholds)
 }
 
 // PAD is the anti-spoof score the window's decisions use: the median of
@@ -367,12 +363,12 @@ func (w *Window) Picks(k int) ([]*capture.Frame, []models.Face) {
 // GiveUpAfter: a pass, a referral, or an anti-spoof score below the fail
 // edge. (A score between the edges is doubt: the window goes on, since
 // more samples of the score may settle it.)
-func decisive(d liveness.Decision, th liveness.Thresholds) bool {
+func decisive(d liveness.Decision) bool {
 	if d.Verdict == liveness.Live || d.Verdict == liveness.Refer {
 		return true
 	}
 	for _, s := range d.Signals {
-		if s.Name == "pad" && s.Used && s.Value < th.PADFailEdge {
+		if s.Name == "pad" && s.Used && s.Value < s.FailEdge {
 			return true
 		}
 	}

@@ -1,7 +1,10 @@
 package checkin
 
 import (
+	"fmt"
 	"math"
+	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,9 +73,10 @@ func TestWindowKeepsSpreadPicks(t *testing.T) {
 }
 
 // TestWindowPADNeverSettlesUpwards: an anti-spoof median between the edges
-// at a decision time keeps the window open, and later samples can lower
-// the score the window decides on but never raise it to a pass: the
-// lowest judged median stands until Reset.
+// at a decision time keeps the window open while a clear pulse is found,
+// and later samples can lower the score the window decides on but never
+// raise it to a pass: the lowest judged median stands until Reset. With
+// the screen-light challenge shown, a score still in doubt goes to staff.
 func TestWindowPADNeverSettlesUpwards(t *testing.T) {
 	w := NewWindow(WindowOptions{})
 	if !math.IsNaN(w.PAD()) {
@@ -80,18 +84,33 @@ func TestWindowPADNeverSettlesUpwards(t *testing.T) {
 	}
 	th := liveness.DefaultThresholds
 	doubt := (th.PADFailEdge + th.MinPAD) / 2
+	// Six skin patches carrying one 72 bpm pulse (stronger in green, as in
+	// skin), each with its own small noise, at 30 fps for 5 s.
+	rng := rand.New(rand.NewPCG(1, 2))
 	w.open, w.opened = true, t0
-	skin := map[string]liveness.RGB{"forehead": {R: 150, G: 110, B: 90}}
-	w.est.Add(liveness.Sample{Time: t0, Patches: skin, Motion: -1})
-	w.est.Add(liveness.Sample{Time: t0.Add(5 * time.Second), Patches: skin, Motion: -1})
+	var last time.Time
+	for i := 0; i <= 150; i++ {
+		last = t0.Add(time.Duration(i) * time.Second / 30)
+		p := math.Sin(2 * math.Pi * 1.2 * float64(i) / 30)
+		s := liveness.Sample{Time: last, Patches: map[string]liveness.RGB{}, Motion: -1}
+		for k := range 6 {
+			s.Patches[fmt.Sprint("patch", k)] = liveness.RGB{R: 150 * (1 + 0.003*p + 0.0005*rng.NormFloat64()),
+				G: 110 * (1 + 0.01*p + 0.0005*rng.NormFloat64()), B: 90 * (1 + 0.005*p + 0.0005*rng.NormFloat64())}
+		}
+		w.est.Add(s)
+	}
 	w.pads = append(w.pads, doubt, doubt, doubt)
-	d, due, final := w.Judge(t0.Add(5 * time.Second))
-	if !due || final || d.Verdict != liveness.Retry {
-		t.Fatalf("Judge with the score in doubt = %s (due %v, final %v): %s; want a retry that keeps the window open", d.Verdict, due, final, d.Reason)
+	d, due, final := w.Judge(last)
+	if !due || final || d.Verdict != liveness.Retry || !strings.Contains(d.Reason, "anti-spoof model is unsure") {
+		t.Fatalf("Judge with a pulse and the score in doubt = %s (due %v, final %v): %s; want a retry on the anti-spoof doubt that keeps the window open",
+			d.Verdict, due, final, d.Reason)
 	}
 	w.pads = append(w.pads, 0.95, 0.95, 0.95, 0.95, 0.95, 0.95)
 	if got := w.PAD(); got != doubt {
 		t.Errorf("PAD() after higher samples = %.2f; want the judged %.2f: waiting must not turn doubt into a pass", got, doubt)
+	}
+	if d := w.DecideWith(d.RPPG, &liveness.ChallengeResult{Correlation: 0.9}); d.Verdict != liveness.Refer {
+		t.Errorf("after a passed challenge with the score in doubt: %s (%s); want refer, the window's last decision", d.Verdict, d.Reason)
 	}
 	w.pads = append(w.pads[:0], 0.05, 0.05, 0.05)
 	if got := w.PAD(); got != 0.05 {

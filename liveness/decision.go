@@ -90,6 +90,10 @@ type Signal struct {
 	Threshold float64 `json:"threshold"`
 	Pass      bool    `json:"pass"`
 	Used      bool    `json:"used"` // false when the signal was absent
+	// FailEdge is, for a signal with a doubt band (the anti-spoof score),
+	// the value below which it fails outright; between it and Threshold the
+	// signal is unsure. 0 for the others.
+	FailEdge float64 `json:"fail_edge,omitempty"`
 }
 
 // Decision is the explained outcome: every signal's value, and one reason.
@@ -107,6 +111,12 @@ type Inputs struct {
 	RPPG      Result
 	PAD       float64
 	Challenge *ChallengeResult
+	// Final marks the last decision of a window (it has reached
+	// GiveUpAfter, or the screen-light challenge has been shown): a pulse
+	// still missing is then "not live" and a score still in doubt goes to
+	// staff, rather than "retry". A window whose pulse span reaches
+	// GiveUpAfter is final too.
+	Final bool
 }
 
 // Decide fuses the signals. Order matters: an attack signal wins over a
@@ -116,7 +126,7 @@ func Decide(in Inputs, th Thresholds) Decision {
 	d := Decision{RPPG: r}
 	padUsed := !math.IsNaN(in.PAD) && in.PAD >= 0
 	d.Signals = []Signal{
-		{Name: "pad", Value: in.PAD, Threshold: th.MinPAD, Pass: padUsed && in.PAD >= th.MinPAD, Used: padUsed},
+		{Name: "pad", Value: in.PAD, Threshold: th.MinPAD, FailEdge: th.PADFailEdge, Pass: padUsed && in.PAD >= th.MinPAD, Used: padUsed},
 		{Name: "rppg_pulse_coherence", Value: r.PulseCoherence, Threshold: th.MinPulseCoherence, Pass: r.Enough && r.PulseCoherence >= th.MinPulseCoherence, Used: r.Enough},
 		{Name: "rppg_global", Value: r.ReferenceSNR, Threshold: GlobalSNR, Pass: r.Enough && !r.Global, Used: r.Enough},
 	}
@@ -124,6 +134,7 @@ func Decide(in Inputs, th Thresholds) Decision {
 		d.Signals = append(d.Signals, Signal{Name: "challenge", Value: in.Challenge.Correlation, Threshold: th.MinChallenge,
 			Pass: in.Challenge.Correlation >= th.MinChallenge, Used: true})
 	}
+	final := in.Final || r.Span >= th.GiveUpAfter
 	set := func(v Verdict, reason string, args ...any) Decision {
 		d.Verdict, d.Reason = v, fmt.Sprintf(reason, args...)
 		return d
@@ -145,14 +156,14 @@ func Decide(in Inputs, th Thresholds) Decision {
 		return set(Retry, "too little skin to judge a pulse: %d patches of the %d needed", len(r.Patches), th.MinPatches)
 	}
 	if !(r.PulseCoherence >= th.MinPulseCoherence) { // NaN fails too
-		if r.Span < th.GiveUpAfter {
+		if !final {
 			return set(Retry, "no clear pulse yet (pulse coherence %.2f after %.1f s)", r.PulseCoherence, r.Span.Seconds())
 		}
 		return set(NotLive, "no pulse in the skin after %.1f s (pulse coherence %.2f < %.2f)",
 			r.Span.Seconds(), r.PulseCoherence, th.MinPulseCoherence)
 	}
 	if padDoubt {
-		if r.Span < th.GiveUpAfter {
+		if !final {
 			return set(Retry, "pulse of %.0f bpm found, but the anti-spoof model is unsure (score %.2f < %.2f): collecting more", r.BPM, in.PAD, th.MinPAD)
 		}
 		return set(Refer, "pulse of %.0f bpm found in %d skin patches, but the anti-spoof model is unsure (score %.2f, between %.2f and %.2f): a member of staff must check",

@@ -86,8 +86,10 @@ type Options struct {
 	// Fusion chooses how patch spectra combine; see Fusion.
 	Fusion Fusion
 	// MaxMotion is the face's mean speed, in eye distances per second,
-	// above which a window is rejected ("hold still"); default 1.5 (the
-	// former 0.05 eye distances per frame at 30 fps). Per second, not per
+	// above which a window is rejected ("hold still"); default 1.5, about
+	// the former 0.05 eye distances per frame at 30 fps (that limit
+	// measured the raw box centre per frame, this one the smoothed eye
+	// midpoint over 0.2 s steps: docs/liveness.md). Per second, not per
 	// frame, so a camera at 12 fps is held to the same movement as one at
 	// 30: per frame, the same sway measured 2.5 times larger at 12 fps.
 	MaxMotion float64
@@ -369,13 +371,6 @@ func (e *Estimator) Estimate() Result {
 	}
 	motion := e.motionRegressors(t0, fs, n)
 	var usable []traced
-	usablePulses := func(u []traced) [][]float64 {
-		out := make([][]float64, len(u))
-		for i := range u {
-			out[i] = u[i].pulse
-		}
-		return out
-	}
 	raw := make([][]float64, len(traces))
 	for i, t := range traces {
 		raw[i] = e.pulse(t.r, t.g, t.b, fs)
@@ -414,7 +409,7 @@ func (e *Estimator) Estimate() Result {
 		r.Patches = append(r.Patches, PatchResult{Name: u.name, BPM: hz * 60, SNR: snr})
 		weights[i] = snrWeight(snr)
 	}
-	pulses := usablePulses(usable)
+	pulses := raw // each usable patch's pulse signal, in order
 	fuse := func(fusion Fusion) (spectrum, float64, bool) {
 		fused := e.fuse(fusion, usable, weights, n, fs)
 		hz, ok := fused.harmonicPeak(BandLo, BandHi)
@@ -449,8 +444,7 @@ func (e *Estimator) Estimate() Result {
 		if r.Coherence >= AdaptiveCoherence {
 			fusion = Coherent
 		}
-		r.Fusion = fusion.String()
-		fused, hz, ok = fuse(fusion)
+		fallthrough
 	default:
 		r.Fusion = fusion.String()
 		fused, hz, ok = fuse(fusion)

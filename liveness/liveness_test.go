@@ -205,6 +205,8 @@ func TestDecisionOrderAndExplanation(t *testing.T) {
 		{"unsure spoof score, failed challenge", Inputs{RPPG: liveLate, PAD: doubt, Challenge: &ChallengeResult{Correlation: 0.05}}, NotLive, "colour sequence"},
 		{"unsure spoof score, passed challenge: still staff", Inputs{RPPG: liveLate, PAD: doubt, Challenge: &ChallengeResult{Correlation: 0.9}}, Refer, "member of staff"},
 		{"spoof score at the pass edge", Inputs{RPPG: live, PAD: DefaultThresholds.MinPAD}, Live, "pulse of"},
+		{"unsure spoof score at a final decision before the give-up time: staff", Inputs{RPPG: live, PAD: doubt, Final: true}, Refer, "member of staff"},
+		{"no pulse at a final decision before the give-up time", Inputs{RPPG: nanCoherence, PAD: 0.95, Final: true}, NotLive, "no pulse"},
 		{"failed challenge", Inputs{RPPG: live, PAD: 0.95, Challenge: &ChallengeResult{Correlation: 0.05}}, NotLive, "colour sequence"},
 		{"passed challenge", Inputs{RPPG: live, PAD: 0.95, Challenge: &ChallengeResult{Correlation: 0.9}}, Live, "screen-light"},
 		{"too short", Inputs{RPPG: run(Options{}, synth{BPM: 80, FPS: 30, Seconds: 2, Seed: 2}.samples()), PAD: 0.95}, Retry, "not enough signal"},

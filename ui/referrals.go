@@ -14,6 +14,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"kiosk/checkin"
+	"kiosk/models"
 )
 
 // The Referrals tab: check-ins the flow sent to staff because the kiosk
@@ -66,19 +67,17 @@ func (a *App) buildReferrals() fyne.CanvasObject {
 	r.facts.Alignment = fyne.TextAlignLeading
 	r.countdown = widget.NewLabel("")
 	r.countdown.SizeName = theme.SizeNameCaptionText
-	question := widget.NewLabel(referralQuestionMatch)
-	question.TextStyle.Bold = true
-	r.question = question
-	same := widget.NewButton(referralConfirmMatch, a.op(func() { a.decideReferral(true) }))
-	same.Importance = widget.SuccessImportance
-	same.Icon = theme.ConfirmIcon()
-	other := widget.NewButton(referralRefuseMatch, a.op(func() { a.decideReferral(false) }))
-	other.Importance = widget.DangerImportance
-	other.Icon = theme.CancelIcon()
-	r.confirm, r.refuse = same, other
+	r.question = widget.NewLabel(referralQuestionMatch)
+	r.question.TextStyle.Bold = true
+	r.confirm = widget.NewButton(referralConfirmMatch, a.op(func() { a.decideReferral(true) }))
+	r.confirm.Importance = widget.SuccessImportance
+	r.confirm.Icon = theme.ConfirmIcon()
+	r.refuse = widget.NewButton(referralRefuseMatch, a.op(func() { a.decideReferral(false) }))
+	r.refuse.Importance = widget.DangerImportance
+	r.refuse.Icon = theme.CancelIcon()
 	back := widget.NewButton("Back", a.op(func() { a.o.Console.LockPhotos(); a.loadReferrals() }))
-	buttons := container.NewHBox(sized(same, 1, 56), sized(other, 1, 56), spacer(), sized(back, 1, 56))
-	r.compare = container.NewBorder(question, container.NewVBox(r.facts, r.countdown, buttons), nil, nil, r.faces)
+	buttons := container.NewHBox(sized(r.confirm, 1, 56), sized(r.refuse, 1, 56), spacer(), sized(back, 1, 56))
+	r.compare = container.NewBorder(r.question, container.NewVBox(r.facts, r.countdown, buttons), nil, nil, r.faces)
 	r.compare.Hide()
 	return container.NewBorder(r.status, nil, nil, nil, container.NewStack(container.NewVScroll(r.list), r.compare))
 }
@@ -182,25 +181,27 @@ func (a *App) openReferral(id uint64) {
 	}
 	r.faces.Add(facePanel(v.ReferenceFace, referenceName(v.Reference), refMissing))
 	r.faces.Add(facePanel(v.LiveFace, "Live camera", "Nothing was stored: look at the visitor."))
-	facts := fmt.Sprintf("Match score %.2f, between the edges: refused below %.2f, checked in from %.2f.", v.Decision.Score, v.Decision.FailEdge, v.Decision.Threshold)
+	matchFacts := fmt.Sprintf("Match score %.2f, between the edges: refused below %.2f, checked in from %.2f.", v.Decision.Score, v.Decision.FailEdge, v.Decision.Threshold)
 	if v.RecordID == 0 {
-		facts = "The match score was between the edges."
+		matchFacts = "The match score was between the edges."
 	}
-	setLabel(r.question, referralQuestionMatch)
-	setButton(r.confirm, referralConfirmMatch)
-	setButton(r.refuse, referralRefuseMatch)
+	question, confirm, refuse, facts := referralQuestionMatch, referralConfirmMatch, referralRefuseMatch, matchFacts
 	if v.Reason == checkin.ReasonUncertainLive {
-		setLabel(r.question, referralQuestionLive)
-		setButton(r.confirm, referralConfirmLive)
-		setButton(r.refuse, referralRefuseLive)
+		question, confirm, refuse = referralQuestionLive, referralConfirmLive, referralRefuseLive
 		facts = "A pulse was found, but the anti-spoof model was not sure this is a live face rather than a photo or a screen."
 		if !math.IsNaN(v.PAD) {
 			facts += fmt.Sprintf(" Its score %.2f: refused below %.2f, checked in from %.2f.", v.PAD, v.PADFailEdge, v.MinPAD)
 		}
-		if v.RecordID != 0 {
+		switch {
+		case v.Decision.Outcome == models.OutcomeRefer:
+			facts += "\n" + matchFacts
+		case v.RecordID != 0:
 			facts += fmt.Sprintf("\nMatch score %.2f (checked in from %.2f).", v.Decision.Score, v.Decision.Threshold)
 		}
 	}
+	setLabel(r.question, question)
+	setButton(r.confirm, confirm)
+	setButton(r.refuse, refuse)
 	if v.Name != "" {
 		facts += "\nName on the reference: " + v.Name
 	}
