@@ -25,7 +25,8 @@ type Analysis struct {
 	// gate: the kiosk would never have started the pulse window.
 	Opened bool `json:"opened"`
 	// Final is true when the kiosk would have ended the window by itself
-	// (a live verdict, a failed anti-spoof score, or the give-up time);
+	// (a live or refer verdict, an anti-spoof score below its fail edge, or
+	// the give-up time);
 	// false when the video (or --seconds) ended first and Decision is the
 	// verdict the window gave at that moment.
 	Final bool `json:"final"`
@@ -118,7 +119,8 @@ var ErrNoFrames = errors.New("no frames decoded")
 // detection and the quality gate on every frame, the window opening after
 // three good frames, skin patches, sampled anti-spoof scores, and the
 // decision times of checkin.Window. It stops where the kiosk would have
-// stopped, or at Seconds, or at the end of the video.
+// stopped (or, with WatchUntil, at the first decision time that old), or
+// at Seconds, or at the end of the video.
 func AnalyzeVideo(ctx context.Context, path string, o AnalyzeOptions) (Analysis, error) {
 	a := Analysis{File: path, Quality: map[string]int{}}
 	if o.Matcher == nil || (o.Matcher.Det == nil && o.Detector == nil) {

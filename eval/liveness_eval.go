@@ -102,12 +102,19 @@ type PointSummary struct {
 	// and starts when they comply; a recording cannot comply. ISO/IEC
 	// 30107-3 reports such failures to acquire apart from BPCER, and so
 	// does this: BPCER is over the live videos whose window opened.
-	LiveNoWindow   int `json:"live_no_window"`
+	LiveNoWindow int `json:"live_no_window"`
+	// LiveUndecided and AttackUndecided count the videos whose window
+	// opened but which ended before this decision time with nothing
+	// decided: a recording too short to judge, in no rate.
+	LiveUndecided   int `json:"live_undecided"`
+	AttackUndecided int `json:"attacks_undecided"`
+	// LiveTurnedAway counts the people turned away: BPCER's numerator.
+	LiveTurnedAway int `json:"live_turned_away"`
 	Attacks        int `json:"attacks"`
 	AttackAccepted int `json:"attacks_accepted"`
-	// BPCER is the share of live videos with an open window neither
-	// accepted nor referred (people turned away); APCER the share of
-	// attack videos accepted (gated or not). NaN with none.
+	// BPCER is the share of live videos with an open window and a decision
+	// neither accepted nor referred (people turned away); APCER the share
+	// of attack videos accepted (gated or not). NaN with none.
 	BPCER Num `json:"bpcer"`
 	APCER Num `json:"apcer"`
 	// APCERByKind is APCER per attack species; ISO/IEC 30107-3 reports
@@ -240,7 +247,7 @@ func EvalLiveness(ctx context.Context, entries []ManifestEntry, o LivenessEvalOp
 
 // evalOne judges one video at the decision times at (first, last).
 func evalOne(ctx context.Context, e ManifestEntry, o LivenessEvalOptions, at []time.Duration, waves map[string]Waveform, times map[string][]float64) LivenessRow {
-	row := LivenessRow{File: e.File, Label: e.Label, Group: e.Group, Kind: e.Kind, At: make([]*LivenessPoint, 2)}
+	row := LivenessRow{File: e.File, Label: e.Label, Group: e.Group, Kind: e.Kind, At: make([]*LivenessPoint, len(at))}
 	var wave *Waveform
 	var ft []float64
 	if e.BVP != "" {
@@ -337,6 +344,10 @@ func summarisePoint(rows []LivenessRow, k int, at time.Duration, minPAD float64)
 			acc = r.Decided && r.Outcome == liveness.Live
 			ref = r.Decided && r.Outcome == liveness.Refer
 		}
+		// A window that opened but whose video ended before this decision
+		// time with nothing decided was neither turned away nor let
+		// through: it counts in no rate.
+		undecided := r.Opened && p == nil && !(k > 0 && r.Decided)
 		if p != nil && p.PAD.Known() {
 			padLive := float64(p.PAD) >= minPAD
 			if r.Label == LabelLive {
@@ -357,6 +368,9 @@ func summarisePoint(rows []LivenessRow, k int, at time.Duration, minPAD float64)
 			if !r.Opened {
 				s.LiveNoWindow++
 			}
+			if undecided {
+				s.LiveUndecided++
+			}
 			if acc {
 				s.LiveAccepted++
 			}
@@ -373,6 +387,10 @@ func summarisePoint(rows []LivenessRow, k int, at time.Duration, minPAD float64)
 			if kind == "" {
 				kind = "attack"
 			}
+			if undecided {
+				s.AttackUndecided++
+				break
+			}
 			kindN[kind]++
 			if acc {
 				s.AttackAccepted++
@@ -383,7 +401,9 @@ func summarisePoint(rows []LivenessRow, k int, at time.Duration, minPAD float64)
 			}
 		}
 	}
-	s.BPCER, s.APCER = ratio(s.Live-s.LiveNoWindow-s.LiveAccepted-s.LiveReferred, s.Live-s.LiveNoWindow), ratio(s.AttackAccepted, s.Attacks)
+	s.LiveTurnedAway = s.Live - s.LiveNoWindow - s.LiveUndecided - s.LiveAccepted - s.LiveReferred
+	s.BPCER = ratio(s.LiveTurnedAway, s.Live-s.LiveNoWindow-s.LiveUndecided)
+	s.APCER = ratio(s.AttackAccepted, s.Attacks-s.AttackUndecided)
 	for kind, n := range kindN {
 		s.APCERByKind[kind] = ratio(kindAcc[kind], n)
 	}
@@ -391,7 +411,7 @@ func summarisePoint(rows []LivenessRow, k int, at time.Duration, minPAD float64)
 	s.HRN = len(errs)
 	s.MAE, s.Constant, s.ConstantMAE = NaN(), NaN(), NaN()
 	if len(errs) > 0 {
-		guess := medianOf(truths)
+		guess, _ := median(truths) // errs is not empty, nor then truths
 		var mae, cmae float64
 		for i, e := range errs {
 			mae += math.Abs(e) / float64(len(errs))

@@ -105,7 +105,8 @@ func TestGenerateVariants(t *testing.T) {
 
 // TestSummariseCountsReferralsApart: a video sent to staff is neither
 // accepted nor turned away, live or attack, at either decision time; BPCER
-// counts only the people turned away, over the windows that opened.
+// counts only the people turned away, over the windows that opened and
+// were decided; a video that ended before any decision is in no rate.
 func TestSummariseCountsReferralsApart(t *testing.T) {
 	point := func(v liveness.Verdict) *LivenessPoint {
 		return &LivenessPoint{Judged: Judged{Verdict: v, PAD: NaN()}, Truth: NaN(), Error: NaN(),
@@ -122,14 +123,18 @@ func TestSummariseCountsReferralsApart(t *testing.T) {
 		row(LabelLive, liveness.Live, true), row(LabelLive, liveness.Refer, true), row(LabelLive, liveness.NotLive, true),
 		row(LabelLive, liveness.Retry, false),
 		row(LabelAttack, liveness.Live, true), row(LabelAttack, liveness.Refer, true), row(LabelAttack, liveness.NotLive, true),
+		// Windows that opened in videos too short for any decision.
+		{Label: LabelLive, Opened: true, At: []*LivenessPoint{nil, nil}},
+		{Label: LabelAttack, Opened: true, At: []*LivenessPoint{nil, nil}},
 	}
 	for k := range 2 { // at the first decision time from the point; at the last from the kiosk's outcome
 		s := summarisePoint(rows, k, 0, 0.5)
-		if s.Live != 4 || s.LiveNoWindow != 1 || s.LiveAccepted != 1 || s.LiveReferred != 1 || s.BPCER != Num(1.0/3) {
-			t.Errorf("k=%d live: %d, %d without a window, %d accepted, %d referred, BPCER %v; want 4, 1, 1, 1, 1/3", k, s.Live, s.LiveNoWindow, s.LiveAccepted, s.LiveReferred, s.BPCER)
+		if s.Live != 5 || s.LiveNoWindow != 1 || s.LiveUndecided != 1 || s.LiveAccepted != 1 || s.LiveReferred != 1 || s.LiveTurnedAway != 1 || s.BPCER != Num(1.0/3) {
+			t.Errorf("k=%d live: %d, %d without a window, %d undecided, %d accepted, %d referred, %d turned away, BPCER %v; want 5, 1, 1, 1, 1, 1, 1/3",
+				k, s.Live, s.LiveNoWindow, s.LiveUndecided, s.LiveAccepted, s.LiveReferred, s.LiveTurnedAway, s.BPCER)
 		}
-		if s.Attacks != 3 || s.AttackAccepted != 1 || s.AttackReferred != 1 || s.APCER != Num(1.0/3) {
-			t.Errorf("k=%d attacks: %d, %d accepted, %d referred, APCER %v; want 3, 1, 1, 1/3", k, s.Attacks, s.AttackAccepted, s.AttackReferred, s.APCER)
+		if s.Attacks != 4 || s.AttackUndecided != 1 || s.AttackAccepted != 1 || s.AttackReferred != 1 || s.APCER != Num(1.0/3) {
+			t.Errorf("k=%d attacks: %d, %d undecided, %d accepted, %d referred, APCER %v; want 4, 1, 1, 1, 1/3", k, s.Attacks, s.AttackUndecided, s.AttackAccepted, s.AttackReferred, s.APCER)
 		}
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 
 	"kiosk/capture"
 )
@@ -151,16 +150,13 @@ func GenerateSweep(ctx context.Context, o SweepOptions) (string, error) {
 // on, for the truth waveform.
 type beatRecorder struct {
 	src   *capture.Synthetic
-	mu    sync.Mutex
 	beats []float64
 }
 
 func (b *beatRecorder) Read(ctx context.Context) (*capture.Frame, error) {
 	fr, err := b.src.Read(ctx)
 	if err == nil {
-		b.mu.Lock()
 		b.beats = append(b.beats, b.src.Beats())
-		b.mu.Unlock()
 	}
 	return fr, err
 }

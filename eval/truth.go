@@ -98,7 +98,7 @@ func ReadManifest(r io.Reader, dir string) ([]ManifestEntry, error) {
 		return filepath.Join(dir, p)
 	}
 	var out []ManifestEntry
-	for line := 2; ; line++ {
+	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
 			break
@@ -111,9 +111,10 @@ func ReadManifest(r io.Reader, dir string) ([]ManifestEntry, error) {
 		}
 		e := ManifestEntry{File: get(rec, "file"), Label: Label(strings.ToLower(get(rec, "label"))), Group: get(rec, "group"), Kind: get(rec, "kind"),
 			BVP: get(rec, "bvp"), FrameTimes: get(rec, "frame_times")}
-		where := fmt.Sprintf("manifest row %d (%s)", len(out)+1, e.File)
+		line, _ := cr.FieldPos(0) // the file's own line, comments and all
+		where := fmt.Sprintf("manifest line %d (%s)", line, e.File)
 		if e.File == "" {
-			return nil, fmt.Errorf("manifest row %d: no file", len(out)+1)
+			return nil, fmt.Errorf("manifest line %d: no file", line)
 		}
 		if e.Label != LabelLive && e.Label != LabelAttack {
 			return nil, fmt.Errorf("%s: label %q: want live or attack", where, get(rec, "label"))
@@ -455,14 +456,4 @@ func (w Waveform) spectralPeak(t0, t1 float64) float64 {
 		}
 	}
 	return best
-}
-
-// medianOf is the median of the finite values, NaN when there are none.
-func medianOf(v []float64) float64 {
-	s := slices.DeleteFunc(slices.Clone(v), func(x float64) bool { return math.IsNaN(x) || math.IsInf(x, 0) })
-	m, err := median(s)
-	if err != nil {
-		return math.NaN()
-	}
-	return m
 }

@@ -173,4 +173,13 @@ func TestEvalLivenessCommand(t *testing.T) {
 	if _, errs, code := kiosk(t, vars, "eval", "liveness", empty); code != exitBadInput || !strings.Contains(errs, "manifest.csv") {
 		t.Errorf("eval liveness on an empty folder: exit %d, %q; want %d naming the manifest", code, errs, exitBadInput)
 	}
+	// A manifest whose every video is missing: each row says so, and the
+	// command fails rather than print rates over nothing.
+	gone := t.TempDir()
+	if err := os.WriteFile(filepath.Join(gone, "manifest.csv"), []byte("file,label\nmissing.avi,live\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, errs, code := kiosk(t, vars, "eval", "liveness", gone); code != exitBadInput || !strings.Contains(errs, "could not be evaluated") {
+		t.Errorf("eval liveness with no readable video: exit %d, %q %q; want %d and the problem named", code, out, errs, exitBadInput)
+	}
 }

@@ -46,7 +46,11 @@ func runEvalLiveness(ctx context.Context, e *env, args []string) int {
 	o := eval.LivenessEvalOptions{Matcher: models.NewMatcher(det, nil, pad), NominalTimes: *nominal}
 	if !*quiet {
 		o.Progress = func(done, total int, r eval.LivenessRow) {
-			fmt.Fprintf(e.stderr, "[%d/%d] %s: %s\n", done, total, r.ShortName(), r.Outcome)
+			what := string(r.Outcome)
+			if r.Problem != "" {
+				what = "could not be evaluated: " + r.Problem
+			}
+			fmt.Fprintf(e.stderr, "[%d/%d] %s: %s\n", done, total, r.ShortName(), what)
 		}
 	}
 	rep, err := eval.EvalLiveness(ctx, entries, o)
@@ -61,7 +65,7 @@ func runEvalLiveness(ctx context.Context, e *env, args []string) int {
 			fmt.Fprintln(e.stderr, "kiosk eval liveness: writing JSON:", err)
 			return exitFailure
 		}
-		return exitOK
+		return evalExit(rep)
 	}
 	printLivenessRows(e.stdout, rep.Rows)
 	fmt.Fprintln(e.stdout)
@@ -76,6 +80,15 @@ func runEvalLiveness(ctx context.Context, e *env, args []string) int {
 	printLivenessTotals(e.stdout, "all", rep.At)
 	if rep.Problems > 0 {
 		fmt.Fprintf(e.stdout, "%d videos could not be evaluated (see their rows); they count in no rate.\n", rep.Problems)
+	}
+	return evalExit(rep)
+}
+
+// evalExit is the command's status: bad input when no video could be
+// evaluated at all (every row a problem), so a script sees the failure.
+func evalExit(rep eval.LivenessReport) int {
+	if rep.Problems > 0 && rep.Problems == len(rep.Rows) {
+		return exitBadInput
 	}
 	return exitOK
 }
@@ -123,8 +136,11 @@ func printLivenessTotals(w io.Writer, name string, at []eval.PointSummary) {
 		if s.LiveReferred > 0 {
 			referred = fmt.Sprintf(", sent to staff %d", s.LiveReferred)
 		}
+		if n := s.LiveUndecided + s.AttackUndecided; n > 0 {
+			gated += fmt.Sprintf(" (%d ended before this decision time: in no rate)", n)
+		}
 		fmt.Fprintf(w, "%-12s at %.0f s: live %d%s%s, turned away %d: BPCER %s | attacks %d, accepted %d: APCER %s",
-			name, s.Age, s.Live, gated, referred, s.Live-s.LiveNoWindow-s.LiveAccepted-s.LiveReferred, pctNum(s.BPCER), s.Attacks, s.AttackAccepted, pctNum(s.APCER))
+			name, s.Age, s.Live, gated, referred, s.LiveTurnedAway, pctNum(s.BPCER), s.Attacks, s.AttackAccepted, pctNum(s.APCER))
 		for _, k := range s.Kinds() {
 			fmt.Fprintf(w, " (%s %s)", k, pctNum(s.APCERByKind[k]))
 		}
