@@ -55,9 +55,10 @@ const ownersKept = 512
 // member of staff decides at the kiosk's console), the reason code
 // (not_live, no_match, uncertain_match, uncertain_liveness, timeout,
 // cancelled, error, …), the liveness verdict (live, refer, not_live,
-// retry) and how long it took. It never holds
-// pixels, templates, names or document numbers. Match is present only
-// when Options.ExposeScores is set.
+// retry) and how long it took. It never holds pixels or templates, and
+// holds names and document numbers only in Document, for the token that
+// started the check-in and asked for them (?fields=document). Match is
+// present only when Options.ExposeScores is set.
 type Response struct {
 	CheckIn    uint64     `json:"checkin"`
 	Status     string     `json:"status"` // "pending" or "done"

@@ -494,6 +494,8 @@ func TestReframe(t *testing.T) {
 		{"crop of the bright half, doubled", ReframeOptions{Crop: image.Rect(40, 10, 56, 30), Size: image.Pt(32, 40)}, image.Pt(32, 40), image.Pt(16, 20), 200, nil},
 		{"half size on a canvas", ReframeOptions{Size: image.Pt(32, 24), Canvas: image.Pt(64, 48), Fill: 118}, image.Pt(64, 48), image.Pt(2, 2), 118, nil},
 		{"half size, left half inside", ReframeOptions{Size: image.Pt(32, 24), Canvas: image.Pt(64, 48), Fill: 118}, image.Pt(64, 48), image.Pt(20, 24), 40, nil},
+		{"double size on a smaller canvas: the middle kept, dark left", ReframeOptions{Size: image.Pt(128, 96), Canvas: image.Pt(64, 48), Fill: 118}, image.Pt(64, 48), image.Pt(20, 24), 40, nil},
+		{"double size on a smaller canvas, bright right", ReframeOptions{Size: image.Pt(128, 96), Canvas: image.Pt(64, 48), Fill: 118}, image.Pt(64, 48), image.Pt(44, 24), 200, nil},
 		{"crop outside the frame", ReframeOptions{Crop: image.Rect(100, 100, 120, 120)}, image.Point{}, image.Point{}, 0, errors.New("leaves nothing")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

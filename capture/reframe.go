@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"image"
-	"sync"
 
 	"gocv.io/x/gocv"
 )
@@ -39,7 +38,6 @@ type Reframed struct {
 	src  Source
 	o    ReframeOptions
 	pool bufPool
-	mu   sync.Mutex
 }
 
 // Reframe wraps src; the Reframed owns src from now on.
@@ -52,8 +50,6 @@ func (r *Reframed) Read(ctx context.Context) (*Frame, error) {
 		return nil, err
 	}
 	defer fr.Release()
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	out, err := reframe(&r.pool, fr, r.o)
 	if err != nil {
 		return nil, fmt.Errorf("reframing frame %d: %w", fr.Seq, err)
@@ -66,41 +62,40 @@ func (r *Reframed) Close() error { return r.src.Close() }
 
 // ReframeSize is the size of the frames Reframe makes from w×h frames.
 func ReframeSize(w, h int, o ReframeOptions) (image.Point, error) {
-	crop := o.Crop.Intersect(image.Rect(0, 0, w, h))
+	_, _, out, err := geometry(w, h, o)
+	return out, err
+}
+
+// geometry is what Reframe does to a w×h frame: the part it keeps, the
+// size that part is scaled to, and the size of the frame it makes.
+func geometry(w, h int, o ReframeOptions) (crop image.Rectangle, size, out image.Point, err error) {
+	crop = o.Crop.Intersect(image.Rect(0, 0, w, h))
 	if o.Crop.Empty() {
 		crop = image.Rect(0, 0, w, h)
 	}
 	if crop.Dx() < 2 || crop.Dy() < 2 {
-		return image.Point{}, fmt.Errorf("crop %v leaves nothing of a %dx%d frame", o.Crop, w, h)
+		return crop, size, out, fmt.Errorf("crop %v leaves nothing of a %dx%d frame", o.Crop, w, h)
 	}
-	size := o.Size
+	size = o.Size
 	if size == (image.Point{}) {
 		size = crop.Size()
 	}
 	if size.X < 2 || size.Y < 2 || size.X > 8192 || size.Y > 8192 {
-		return image.Point{}, fmt.Errorf("output size %v: want 2-8192 pixels a side", size)
+		return crop, size, out, fmt.Errorf("output size %v: want 2-8192 pixels a side", size)
 	}
-	if o.Canvas != (image.Point{}) {
-		if o.Canvas.X < 2 || o.Canvas.Y < 2 || o.Canvas.X > 8192 || o.Canvas.Y > 8192 {
-			return image.Point{}, fmt.Errorf("canvas %v: want 2-8192 pixels a side", o.Canvas)
-		}
-		return o.Canvas, nil
+	if o.Canvas == (image.Point{}) {
+		return crop, size, size, nil
 	}
-	return size, nil
+	if o.Canvas.X < 2 || o.Canvas.Y < 2 || o.Canvas.X > 8192 || o.Canvas.Y > 8192 {
+		return crop, size, out, fmt.Errorf("canvas %v: want 2-8192 pixels a side", o.Canvas)
+	}
+	return crop, size, o.Canvas, nil
 }
 
 func reframe(pool *bufPool, fr *Frame, o ReframeOptions) (*Frame, error) {
-	outSize, err := ReframeSize(fr.Width, fr.Height, o)
+	crop, size, outSize, err := geometry(fr.Width, fr.Height, o)
 	if err != nil {
 		return nil, err
-	}
-	crop := o.Crop.Intersect(image.Rect(0, 0, fr.Width, fr.Height))
-	if o.Crop.Empty() {
-		crop = image.Rect(0, 0, fr.Width, fr.Height)
-	}
-	size := o.Size
-	if size == (image.Point{}) {
-		size = crop.Size()
 	}
 	src, err := gocv.NewMatFromBytes(fr.Height, fr.Width, gocv.MatTypeCV8UC3, fr.Pix)
 	if err != nil {
@@ -116,6 +111,9 @@ func reframe(pool *bufPool, fr *Frame, o ReframeOptions) (*Frame, error) {
 		interp = gocv.InterpolationArea
 	}
 	gocv.Resize(roi, &scaled, size, 0, 0, interp)
+	if outSize == size {
+		return matToFrame(pool, scaled, fr.Seq, fr.Time)
+	}
 	// Resize writes a fresh, continuous Mat, so its bytes are the picture
 	// row after row.
 	b, err := scaled.DataPtrUint8()
@@ -123,10 +121,6 @@ func reframe(pool *bufPool, fr *Frame, o ReframeOptions) (*Frame, error) {
 		return nil, err
 	}
 	out := pool.newFrame(fr.Seq, fr.Time, outSize.X, outSize.Y)
-	if outSize == size {
-		copy(out.Pix, b)
-		return out, nil
-	}
 	// Centre the scaled picture on the canvas: where it is larger, cut it;
 	// where smaller, pad.
 	for i := range out.Pix {

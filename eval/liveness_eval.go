@@ -133,6 +133,9 @@ type PointSummary struct {
 	// ConstantMAE is the MAE of guessing Constant (the median truth) for
 	// every video: the baseline the MAE must beat.
 	ConstantMAE Num `json:"constant_guess_mae_bpm"`
+	// ConstantWithin3 is how many of the same videos the constant guess
+	// puts within 3 bpm: the baseline beside Within3.
+	ConstantWithin3 int `json:"constant_guess_within_3_bpm"`
 }
 
 // LivenessReport is a liveness evaluation over a set of videos.
@@ -418,6 +421,9 @@ func summarisePoint(rows []LivenessRow, k int, at time.Duration, minPAD float64)
 			cmae += math.Abs(guess-truths[i]) / float64(len(errs))
 			if math.Abs(e) <= 3 {
 				s.Within3++
+			}
+			if math.Abs(guess-truths[i]) <= 3 {
+				s.ConstantWithin3++
 			}
 		}
 		s.MAE, s.Constant, s.ConstantMAE = Num(mae), Num(guess), Num(cmae)

@@ -88,12 +88,9 @@ type Detector struct {
 	o   DetectorOptions
 	mu  sync.Mutex
 	net gocv.Net
-	// closeNet runs the close-up pass (Detect), loaded on first use from
-	// model, the verified bytes net was made from.
-	closeNet *gocv.Net
-	// closeNetFailed stops a failed load from being retried every frame.
-	closeNetFailed bool
-	model          []byte
+	// closeNet runs the close-up pass (Detect): the same model, as a
+	// network of its own (see detectNet).
+	closeNet gocv.Net
 	// per-call scratch, allocated once
 	resized, padded, blob gocv.Mat
 	priors                map[image.Point][]prior // by padded input size
@@ -138,15 +135,29 @@ func NewDetector(model []byte, o DetectorOptions) (*Detector, error) {
 	if len(model) == 0 {
 		return nil, fmt.Errorf("face detector model is empty")
 	}
+	net, err := readNet(model)
+	if err != nil {
+		return nil, err
+	}
+	closeNet, err := readNet(model)
+	if err != nil {
+		net.Close()
+		return nil, err
+	}
+	return &Detector{o: o, net: net, closeNet: closeNet, resized: gocv.NewMat(), padded: gocv.NewMat(), blob: gocv.NewMat()}, nil
+}
+
+// readNet builds one YuNet network from the verified model bytes.
+func readNet(model []byte) (gocv.Net, error) {
 	net, err := gocv.ReadNetFromONNXBytes(model)
 	if err != nil {
-		return nil, fmt.Errorf("loading face detector: %w", err)
+		return net, fmt.Errorf("loading face detector: %w", err)
 	}
 	if net.Empty() {
 		net.Close()
-		return nil, fmt.Errorf("loading face detector: OpenCV returned an empty network")
+		return net, fmt.Errorf("loading face detector: OpenCV returned an empty network")
 	}
-	return &Detector{o: o, net: net, model: model, resized: gocv.NewMat(), padded: gocv.NewMat(), blob: gocv.NewMat()}, nil
+	return net, nil
 }
 
 // Close frees the network and scratch Mats.
@@ -160,9 +171,7 @@ func (d *Detector) Close() error {
 	d.resized.Close()
 	d.padded.Close()
 	d.blob.Close()
-	if d.closeNet != nil {
-		d.closeNet.Close()
-	}
+	d.closeNet.Close()
 	return d.net.Close()
 }
 
@@ -186,7 +195,7 @@ func (d *Detector) Detect(img Image) ([]Face, error) {
 	defer src.Close()
 
 	scale := min(1, float64(d.o.InputSize)/float64(max(img.Width, img.Height)))
-	faces, err := d.detectAt(src, img.Width, img.Height, scale)
+	faces, err := d.detectNet(&d.net, src, img.Width, img.Height, scale)
 	if err != nil || len(faces) == 0 {
 		return faces, err
 	}
@@ -201,23 +210,7 @@ func (d *Detector) Detect(img Image) ([]Face, error) {
 	if big <= bigFace {
 		return faces, nil
 	}
-	if d.closeNet == nil && !d.closeNetFailed {
-		n, err := gocv.ReadNetFromONNXBytes(d.model)
-		if err == nil && !n.Empty() {
-			d.closeNet = &n
-		} else {
-			if err == nil {
-				n.Close()
-			}
-			// The first pass's faces stand, as before the close-up pass
-			// existed: a close face's landmarks may drift.
-			d.closeNetFailed = true
-		}
-	}
-	if d.closeNet == nil {
-		return faces, nil
-	}
-	again, err := d.detectNet(d.closeNet, src, img.Width, img.Height, scale/2)
+	again, err := d.detectNet(&d.closeNet, src, img.Width, img.Height, scale/2)
 	if err != nil || len(again) == 0 {
 		return faces, nil
 	}
@@ -246,14 +239,9 @@ func mergeCloseUp(first, again []Face, nms float32) []Face {
 // 100–160 px, well inside YuNet's anchors.
 const bigFace = 200
 
-// detectAt runs YuNet on src scaled by scale and returns the faces in
-// src's coordinates, best first.
-func (d *Detector) detectAt(src gocv.Mat, w, h int, scale float64) ([]Face, error) {
-	return d.detectNet(&d.net, src, w, h, scale)
-}
-
-// detectNet is detectAt on the given network. The close-up pass has a
-// network of its own: OpenCV's DNN rebuilds its layers whenever the input
+// detectNet runs YuNet (net) on src scaled by scale and returns the faces
+// in src's coordinates, best first. The close-up pass has a network of its
+// own: OpenCV's DNN rebuilds its layers whenever the input
 // shape changes, which alternating 320- and 160-px inputs on one network
 // made cost more than both passes (30 ms against 13 for one pass).
 func (d *Detector) detectNet(net *gocv.Net, src gocv.Mat, w, h int, scale float64) ([]Face, error) {

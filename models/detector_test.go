@@ -170,6 +170,17 @@ func TestDetectCloseUpFace(t *testing.T) {
 		t.Fatalf("Detect(close-up) = %d faces, %v; want 1", len(got), err)
 	}
 	t.Logf("face %.0f px of %d (%.0f px in the detector's input)", got[0].H, fr.Height, got[0].H*320/float32(fr.Height))
+	// The face returned is the close-up pass's own, not the first pass's.
+	src, err := gocv.NewMatFromBytes(fr.Height, fr.Width, gocv.MatTypeCV8UC3, fr.Pix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	scale := min(1, float64(d.o.InputSize)/float64(max(fr.Width, fr.Height)))
+	pass2, err := d.detectNet(&d.closeNet, src, fr.Width, fr.Height, scale/2)
+	if err != nil || len(pass2) != 1 || pass2[0].Rect() != got[0].Rect() {
+		t.Fatalf("the close-up pass alone found %v (%v); Detect returned %v: want the close-up pass's face", pass2, err, got[0].Rect())
+	}
 	if got[0].H < 0.85*float32(fr.Height) {
 		t.Fatalf("face %.0f px; the test needs a close-up of at least 0.85 of the frame", got[0].H)
 	}

@@ -90,6 +90,14 @@ func TestCrash(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { cmd.Process.Kill() }) // a failed round leaves no writer behind
+		// stopped ends the child and waits for it, so its stderr is whole
+		// and no longer written to when a failure quotes it.
+		stopped := func() string {
+			cmd.Process.Kill()
+			cmd.Wait()
+			return stderr.String()
+		}
 		lines := make(chan string, 1024)
 		go func() {
 			sc := bufio.NewScanner(out)
@@ -108,10 +116,10 @@ func TestCrash(t *testing.T) {
 			acked[id] = exp
 			n++
 		}
-		// Kill at a random point of the child's own progress: one round in
-		// five during start-up (before any commit, after 0-120 ms), the rest
-		// just after its k-th acknowledged commit, in the middle of the next
-		// write. Counting commits rather than milliseconds keeps the rounds
+		// Kill at a random point of the child's own progress: two rounds in
+		// nine during start-up (before any commit, after 0-120 ms), the rest
+		// just after its (k-1)-th acknowledged commit, k from 2 to 8, in the
+		// middle of the next write. Counting commits rather than milliseconds keeps the rounds
 		// the same on a busy machine, where a fixed delay may end a child
 		// before it ever writes.
 		if k := rng.IntN(9); k < 2 {
@@ -122,11 +130,11 @@ func TestCrash(t *testing.T) {
 				select {
 				case l, ok := <-lines:
 					if !ok {
-						t.Fatalf("round %d: the child ended after %d of %d commits; stderr: %s", round, n, k-1, stderr.String())
+						t.Fatalf("round %d: the child ended after %d of %d commits; stderr: %s", round, n, k-1, stopped())
 					}
 					record(l)
 				case <-deadline:
-					t.Fatalf("round %d: no %d commits from the child in 2 min; stderr: %s", round, k-1, stderr.String())
+					t.Fatalf("round %d: no %d commits from the child in 2 min; stderr: %s", round, k-1, stopped())
 				}
 			}
 			time.Sleep(time.Duration(rng.IntN(3000)) * time.Microsecond)

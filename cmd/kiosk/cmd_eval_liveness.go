@@ -150,8 +150,8 @@ func printLivenessTotals(w io.Writer, name string, at []eval.PointSummary) {
 		fmt.Fprintf(w, "\n%-12s           baselines: always live BPCER 0 %%, APCER %s; always not live BPCER %s, APCER 0 %%; anti-spoof model alone BPCER %s, APCER %s\n",
 			"", pctNum(one(s.Attacks)), pctNum(one(s.Live)), pctNum(s.PADBPCER), pctNum(s.PADAPCER))
 		if s.HRN > 0 {
-			fmt.Fprintf(w, "%-12s           heart rate: MAE %.2f bpm over %d live videos, %d within 3 bpm | baseline, a constant %.1f bpm: MAE %.2f\n",
-				"", float64(s.MAE), s.HRN, s.Within3, float64(s.Constant), float64(s.ConstantMAE))
+			fmt.Fprintf(w, "%-12s           heart rate: MAE %.2f bpm over %d live videos, %d within 3 bpm | baseline, a constant %.1f bpm: MAE %.2f, %d within 3 bpm\n",
+				"", float64(s.MAE), s.HRN, s.Within3, float64(s.Constant), float64(s.ConstantMAE), s.ConstantWithin3)
 		}
 	}
 }
